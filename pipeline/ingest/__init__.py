@@ -1,0 +1,151 @@
+"""Ingest: input files of any registered format -> batches of canonical posts.
+
+Entry point: `ingest_batches(paths, config, accounts)`. Each file's format is detected from
+its content (or forced by `ingest.format`); rows stream in batches of `batch_size`; rows
+that cannot be read or typed go to quarantine with a reason; repeated (platform, post_id)
+pairs are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from pipeline.errors import UserError
+from pipeline.ingest.accounts import AccountsRegistry
+from pipeline.ingest.canonical import CanonicalBatch, to_canonical
+from pipeline.ingest.records import RawRecord, ReadOptions
+from pipeline.ingest.sniff import Sample, sniff
+from pipeline.registry import READERS, Reader, readers_by_priority
+
+
+@dataclass
+class InputFile:
+    path: Path
+    reader: Reader | None  # None: found inside a folder but not a posts format (skipped)
+    sample: Sample
+    explicit: bool  # named by the user (not found by walking a folder)
+
+
+@dataclass
+class IngestBatch(CanonicalBatch):
+    source: InputFile | None = None
+    rows_read: int = 0
+    duplicates: int = 0
+
+
+def expand_inputs(inputs: list[str]) -> list[tuple[Path, bool]]:
+    """Files, folders (walked recursively) and globs -> (file, named explicitly) pairs."""
+    files: list[tuple[Path, bool]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_file():
+            files.append((path, True))
+        elif path.is_dir():
+            files.extend((p, False) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        else:
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise UserError(f"input not found: {item}")
+            files.extend((Path(m), True) for m in matches if Path(m).is_file())
+    return files
+
+
+def detect_reader(sample: Sample, forced: str = "auto") -> Reader | None:
+    if forced != "auto":
+        return READERS[forced]
+    for reader in readers_by_priority():
+        if reader.detect(sample):
+            return reader
+    return None
+
+
+def plan_inputs(inputs: list[str], forced_format: str = "auto") -> list[InputFile]:
+    planned = []
+    for path, explicit in expand_inputs(inputs):
+        try:
+            sample = sniff(path)
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror or exc}")
+        reader = detect_reader(sample, forced_format)
+        if reader is None and explicit and sample.container != "empty":
+            raise UserError(
+                f"{path}: unknown format ({sample.container}); choose one with --format "
+                f"({', '.join(READERS)})")
+        planned.append(InputFile(path, reader, sample, explicit))
+    return planned
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Deduplicator:
+    """Drops repeated (platform, post_id) pairs across the whole run.
+
+    Keeps one 64-bit hash per native id seen (about 70 bytes per post in a Python set);
+    derived ids (missing or spreadsheet-mangled) never count as duplicates.
+    """
+
+    def __init__(self):
+        self.seen: set[int] = set()
+
+    def drop_duplicates(self, posts: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        native = posts["post_id_origin"].eq("native")
+        keys = pd.util.hash_pandas_object(posts[["platform", "post_id"]], index=False).to_numpy()
+        duplicate = []
+        for key, is_native in zip(keys.tolist(), native.tolist()):
+            if not is_native:
+                duplicate.append(False)
+            elif key in self.seen:
+                duplicate.append(True)
+            else:
+                self.seen.add(key)
+                duplicate.append(False)
+        mask = pd.Series(duplicate, index=posts.index)
+        return posts[~mask].reset_index(drop=True), int(mask.sum())
+
+
+def ingest_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None = None) -> Iterator[IngestBatch]:
+    settings = config["ingest"]
+    options = ReadOptions(
+        column_map=dict(settings["column_map"]),
+        default_platform=settings["default_platform"],
+        max_field_chars=settings["max_field_chars"],
+    )
+    batch_size = config["batch_size"]
+    deduplicator = Deduplicator()
+    for source in files:
+        if source.reader is None:
+            continue
+        records = source.reader.read(source.path, options, source.sample)
+        for chunk in _chunks(records, batch_size):
+            batch = to_canonical(chunk, str(source.path), source.reader.name, options.default_platform,
+                                 options.max_field_chars, settings["dayfirst"])
+            posts, duplicates = deduplicator.drop_duplicates(batch.posts)
+            if accounts is not None:
+                posts = accounts.attach(posts)
+            yield IngestBatch(posts=posts, quarantine=batch.quarantine, mangled_ids=batch.mangled_ids,
+                              warnings=batch.warnings, source=source, rows_read=len(chunk),
+                              duplicates=duplicates)
+
+
+def _chunks(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    chunk: list[RawRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+

@@ -1,0 +1,79 @@
+"""Timestamps as the platforms and spreadsheets write them, to UTC.
+
+Vectorised passes for the common layouts (ISO 8601 from APIs, X/Twitter's
+"Wed Oct 10 20:19:24 +0000 2018", spreadsheets' "11/18/19 20:37"), then dateutil for
+the rest. A time without a zone is taken as UTC (platform exports are UTC unless
+they say otherwise). Epoch numbers are seconds, or milliseconds when too large.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from dateutil import parser as dateutil_parser
+from dateutil import tz
+
+EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
+LATEST = pd.Timestamp("2100-01-01", tz="UTC")
+
+# Zones that appear as abbreviations in exports (CrowdTangle writes "2021-01-06 17:03:43 EST").
+ZONE_ABBREVIATIONS = {
+    "UTC": tz.UTC, "GMT": tz.UTC, "Z": tz.UTC,
+    "EST": tz.tzoffset("EST", -5 * 3600), "EDT": tz.tzoffset("EDT", -4 * 3600),
+    "CST": tz.tzoffset("CST", -6 * 3600), "CDT": tz.tzoffset("CDT", -5 * 3600),
+    "MST": tz.tzoffset("MST", -7 * 3600), "MDT": tz.tzoffset("MDT", -6 * 3600),
+    "PST": tz.tzoffset("PST", -8 * 3600), "PDT": tz.tzoffset("PDT", -7 * 3600),
+    "CET": tz.tzoffset("CET", 3600), "CEST": tz.tzoffset("CEST", 7200),
+}
+
+_MONTH_FIRST = ("%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%y")
+_DAY_FIRST = ("%d/%m/%y %H:%M", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y",
+              "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+_FIXED_LAYOUTS = ("ISO8601", "%a %b %d %H:%M:%S %z %Y")
+_DATE_LIKE = re.compile(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}")
+
+
+def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Parse a column of raw timestamps.
+
+    Returns the parsed UTC timestamps (NaT where missing or bad) and a boolean mask of
+    the values that were present but could not be parsed (or fell outside 1990..2100).
+    """
+    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+    present = values.notna() & (values.astype(str).str.strip() != "")
+    if not present.any():
+        return result, present
+    numeric = pd.to_numeric(values.where(present), errors="coerce")
+    is_number = numeric.notna() & values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+    if is_number.any():
+        seconds = numeric[is_number].where(numeric[is_number].abs() < 1e11, numeric[is_number] / 1000)
+        result[is_number] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+    todo = present & ~is_number
+    text = values[todo].astype(str).str.strip()
+    layouts = _FIXED_LAYOUTS + (_DAY_FIRST + _MONTH_FIRST if dayfirst else _MONTH_FIRST + _DAY_FIRST)
+    for layout in layouts:
+        if text.empty:
+            break
+        parsed = pd.to_datetime(text, format=layout, utc=True, errors="coerce")
+        ok = parsed.notna()
+        result[ok[ok].index] = parsed[ok]
+        text = text[~ok]
+    for index, raw in text.items():
+        result[index] = _parse_one(raw, dayfirst)
+    in_range = result.isna() | ((result >= EARLIEST) & (result < LATEST))
+    result = result.where(in_range)
+    failed = present & result.isna()
+    return result, failed
+
+
+def _parse_one(raw: str, dayfirst: bool):
+    if not _DATE_LIKE.search(raw) or len(raw) > 64:
+        return pd.NaT
+    try:
+        parsed = dateutil_parser.parse(raw, dayfirst=dayfirst, tzinfos=ZONE_ABBREVIATIONS)
+    except (ValueError, OverflowError, TypeError):
+        return pd.NaT
+    stamp = pd.Timestamp(parsed)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -1,0 +1,148 @@
+"""What every reader yields, and the small helpers readers share.
+
+A reader turns one file into `RawRecord`s: the row's position, its raw content (kept for
+the quarantine table) and its fields already named as canonical columns (values still
+raw: strings, numbers, None). Type checks and coercion happen once, for every format,
+in `pipeline.ingest.canonical`; a reader only reports rows it cannot parse at all.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import json
+import lzma
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+# Invalid bytes decode to lone surrogates (errors="surrogateescape"); NUL bytes are mapped
+# to a lone surrogate too, so that one check in canonical.py quarantines both.
+NUL_CHAR = "\udc00"
+
+
+@dataclass
+class RawRecord:
+    source_row: int  # 1-based: CSV data row, JSONL line, or position in a JSON array
+    raw: str
+    fields: dict[str, Any] | None = None
+    error: str | None = None  # set when the reader could not parse the row at all
+
+
+@dataclass
+class ReadOptions:
+    column_map: dict[str, str] = field(default_factory=dict)  # canonical -> source column
+    default_platform: str = "unknown"
+    max_field_chars: int = 100_000
+
+
+_COMPRESSED = {
+    b"\x1f\x8b": gzip.open,
+    b"BZh": bz2.open,
+    b"\xfd7zXZ\x00": lzma.open,
+}
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading, decompressing gzip/bz2/xz transparently (sniffed by magic)."""
+    with open(path, "rb") as probe:
+        magic = probe.read(6)
+    for prefix, opener in _COMPRESSED.items():
+        if magic.startswith(prefix):
+            return opener(path, "rb")
+    return open(path, "rb")
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open as text: UTF-8 (BOM skipped) or UTF-16 with a BOM; bad bytes kept as surrogates."""
+    binary = open_binary(path)
+    head = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    return io.TextIOWrapper(binary, encoding=encoding, errors="surrogateescape", newline="")
+
+
+def read_head(path: Path, size: int = 65536) -> bytes:
+    with open_binary(path) as handle:
+        return handle.read(size)
+
+
+def without_nul(lines: Iterator[str]) -> Iterator[str]:
+    """Mark NUL bytes as invalid characters (the csv module refuses lines with NUL)."""
+    for line in lines:
+        yield line.replace("\x00", NUL_CHAR) if "\x00" in line else line
+
+
+def iter_json_lines(path: Path) -> Iterator[RawRecord]:
+    """One record per non-empty line; a line that is not a JSON object is an error record."""
+    with open_text(path) as handle:
+        for number, line in enumerate(without_nul(handle), start=1):
+            if not line.strip():
+                continue
+            yield parse_json_object(line.rstrip("\r\n"), number)
+
+
+def parse_json_object(text: str, number: int) -> RawRecord:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return RawRecord(number, text, error=f"invalid JSON: {exc}")
+    if not isinstance(value, dict):
+        return RawRecord(number, text, error=f"expected a JSON object, got {type(value).__name__}")
+    return RawRecord(number, text, fields=value)
+
+
+def iter_json_array_items(text: str, start: int) -> Iterator[RawRecord]:
+    """Yield the items of the JSON array that opens at `text[start]`, one by one.
+
+    An item that does not parse becomes an error record and reading resumes at the next
+    item, so one broken post in a large export does not lose the others.
+    """
+    decoder = json.JSONDecoder()
+    position = start + 1
+    number = 0
+    length = len(text)
+    while True:
+        while position < length and text[position] in " \t\r\n,":
+            position += 1
+        if position >= length or text[position] == "]":
+            return
+        number += 1
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            end = _next_item_start(text, position)
+            yield RawRecord(number, text[position:end].rstrip(" \t\r\n,"), error=f"invalid JSON: {exc}")
+            position = end
+            continue
+        raw = text[position:end]
+        if isinstance(value, dict):
+            yield RawRecord(number, raw, fields=value)
+        else:
+            yield RawRecord(number, raw, error=f"expected a JSON object, got {type(value).__name__}")
+        position = end
+
+
+def _next_item_start(text: str, position: int) -> int:
+    """Index of the next top-level item after a broken one (a line opening with '{')."""
+    found = text.find("\n  {", position + 1)
+    if found < 0:
+        found = text.find("},{", position + 1)
+        return len(text) if found < 0 else found + 2
+    return found + 1
+
+
+def nested(record: dict, dotted: str) -> Any:
+    """`record["a"]["b"]` for "a.b", also when the record is already flat ("a.b" as a key)."""
+    if dotted in record:
+        return record[dotted]
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
