@@ -23,8 +23,8 @@ _BUILTIN_MODULES = (
     # "pipeline.ingest.telegram",
     # "pipeline.ingest.mastodon",
     # "pipeline.ingest.bluesky",
-    # "pipeline.normalize",
-    # "pipeline.langid",
+    "pipeline.normalize",
+    "pipeline.langid",
 )
 
 

@@ -1,0 +1,133 @@
+"""The `diplolens` command.
+
+User mistakes (bad path, unknown format, bad --map or config) print one line and exit 2;
+an internal error prints one line and keeps the traceback in OUT/diplolens-error.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import UserError
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        canonical, sep, source = item.partition("=")
+        if not sep or not canonical or not source:
+            raise UserError(f"--map {item!r}: expected canonical=source, e.g. --map text=body")
+        mapping[canonical.strip()] = source.strip()
+    return mapping
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diplolens",
+        description="Measure the digital diplomacy of states from archives of social-media posts.")
+    parser.add_argument("--version", action="version", version=f"diplolens {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run", help="process post archives into the output tables",
+        description="Read INPUT files/folders/globs (default: the embedded sample archive), detect "
+                    "each file's format, and write posts/accounts/actors/quarantine tables and a "
+                    "manifest to --out.")
+    run.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders or globs")
+    run.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    run.add_argument("--format", default=None, metavar="F",
+                     help="input format for every file (default: auto; see `diplolens formats`)")
+    run.add_argument("--map", action="append", default=[], metavar="CANONICAL=SOURCE",
+                     help="map a source column to a canonical one, e.g. --map text=body (repeatable)")
+    run.add_argument("--accounts", metavar="FILE",
+                     help="accounts registry CSV: platform, handle, actor, actor_type, country")
+    run.add_argument("--config", metavar="FILE", help="YAML file overriding the default configuration")
+    run.add_argument("--profile", choices=("accurate", "fast"), help="model profile")
+    run.add_argument("--platform", metavar="NAME",
+                     help="platform of generic files that have no platform column (default: unknown)")
+    run.add_argument("--batch-size", type=int, metavar="N", help="posts per batch")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    commands.add_parser("formats", help="list the input formats")
+    commands.add_parser("config", help="print the default configuration")
+    return parser
+
+
+def _run(args) -> int:
+    from pipeline.config import load_config
+    from pipeline.runner import run
+
+    overrides = {}
+    if args.format:
+        overrides["ingest.format"] = args.format
+    if args.map:
+        overrides["ingest.column_map"] = _parse_map(args.map)
+    if args.profile:
+        overrides["profile"] = args.profile
+    if args.platform:
+        overrides["ingest.default_platform"] = args.platform.lower()
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
+    config = load_config(args.config, overrides)
+    manifest = run(args.inputs, args.out, config, args.accounts,
+                   progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]])
+    counts = manifest["counts"]
+    print(f"{counts['rows_read']:,} rows read: {counts['posts_written']:,} posts written, "
+          f"{counts['quarantined']:,} quarantined, {counts['duplicates']:,} duplicates "
+          f"({manifest['posts_per_second']:,.0f} posts/s) -> {args.out}")
+    for warning in manifest["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _formats() -> int:
+    from pipeline.registry import readers_by_priority
+
+    for reader in readers_by_priority():
+        print(f"{reader.name:<16} {reader.description}")
+    return 0
+
+
+def _print_config() -> int:
+    from importlib import resources
+
+    print(resources.files("pipeline").joinpath("default_config.yaml").read_text("utf-8"), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "formats":
+            return _formats()
+        return _print_config()
+    except UserError as exc:
+        print(f"diplolens: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("diplolens: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: one line here, the traceback in a log
+        log = _error_log(getattr(args, "out", None))
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"diplolens: internal error: {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        return 1
+
+
+def _error_log(out: str | None) -> Path:
+    folder = Path(out) if out else Path.cwd()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path.cwd()
+    return folder / "diplolens-error.log"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The local runner: stream input files through the configured stages into the output tables.
+
+Batches flow ingest -> stages (in config order) -> posts.parquet, with the schema checked at
+every stage boundary; per-account metrics accumulate alongside. Memory depends on the batch
+size and the number of accounts, not on the archive size.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from pipeline import __version__, schema
+from pipeline.errors import UserError
+from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
+from pipeline.metrics import AccountMetrics, actor_table
+from pipeline.outputs import TableWriter, write_json, write_table
+from pipeline.registry import STAGES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "corpora" / "sample"
+SAMPLE_POSTS = SAMPLE_DIR / "world_leaders_sample.csv"
+SAMPLE_ACCOUNTS = SAMPLE_DIR / "accounts.csv"
+
+
+@dataclass
+class StageContext:
+    """What a stage may read besides its batch: the run's configuration."""
+
+    config: dict
+
+
+def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
+        progress: bool | None = None, command: list[str] | None = None) -> dict:
+    """Run the pipeline; returns the manifest (also written to OUT/manifest.json)."""
+    started = time.perf_counter()
+    started_at = datetime.now(timezone.utc)
+    if not inputs:
+        if not SAMPLE_POSTS.is_file():
+            raise UserError(f"the embedded sample archive is missing ({SAMPLE_POSTS}); give INPUT files")
+        inputs = [str(SAMPLE_POSTS)]
+        accounts_path = accounts_path or SAMPLE_ACCOUNTS
+    files = plan_inputs(inputs, config["ingest"]["format"])
+    accounts = AccountsRegistry.from_csv(accounts_path) if accounts_path else None
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}")
+    (out / "manifest.json").unlink(missing_ok=True)  # a stale manifest must not vouch for new tables
+
+    posts_schema = schema.output_schema(config["stages"])
+    stages = config["stages"]
+    stage_schemas = [(name, schema.output_schema(stages[: i + 1])) for i, name in enumerate(stages)]
+    compression = config["outputs"]["compression"]
+    posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
+    quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
+    context = StageContext(config)
+    metrics = AccountMetrics(config["metrics"]["min_language_share"])
+    timings: dict[str, float] = defaultdict(float)
+    per_file: dict[str, dict] = {}
+    mangled_ids = 0
+
+    with _progress_display(progress, files) as display:
+        try:
+            batches = ingest_batches(files, config, accounts)
+            while True:
+                tick = time.perf_counter()
+                batch = next(batches, None)
+                timings["ingest"] += time.perf_counter() - tick
+                if batch is None:
+                    break
+                posts = batch.posts
+                schema.check_columns(posts, schema.POSTS, "ingest")
+                for name, expected in stage_schemas:
+                    tick = time.perf_counter()
+                    posts = STAGES[name].run(posts, context)
+                    timings[name] += time.perf_counter() - tick
+                    schema.check_columns(posts, expected, name)
+                tick = time.perf_counter()
+                metrics.update(posts)
+                timings["metrics"] += time.perf_counter() - tick
+                tick = time.perf_counter()
+                posts_writer.write(posts)
+                quarantine_writer.write(batch.quarantine)
+                timings["write"] += time.perf_counter() - tick
+                _count(per_file, batch, len(posts))
+                mangled_ids += batch.mangled_ids
+                display.advance(batch, len(posts))
+        except BaseException:
+            posts_writer.abort()
+            quarantine_writer.abort()
+            raise
+        posts_writer.close()
+        quarantine_writer.close()
+
+    tick = time.perf_counter()
+    accounts_table = metrics.account_table()
+    actors_table = actor_table(accounts_table)
+    write_table(accounts_table, out / "accounts.parquet", compression)
+    write_table(actors_table, out / "actors.parquet", compression)
+    timings["metrics"] += time.perf_counter() - tick
+
+    totals = {key: sum(f[key] for f in per_file.values())
+              for key in ("rows_read", "posts_written", "quarantined", "duplicates")}
+    totals["balanced"] = totals["rows_read"] == totals["posts_written"] + totals["quarantined"] + totals["duplicates"]
+    elapsed = time.perf_counter() - started
+    manifest = {
+        "tool": "diplolens",
+        "status": "complete",
+        "started_at": started_at.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "command": command,
+        "inputs": [_input_entry(f, per_file) for f in files if f.reader is not None],
+        "skipped_files": [{"path": str(f.path), "reason": f"not a posts format ({f.sample.container})"}
+                          for f in files if f.reader is None],
+        "accounts_registry": ({"path": str(accounts_path), "sha256": sha256_of(Path(accounts_path))}
+                              if accounts_path else None),
+        "counts": totals,
+        "outputs": {
+            "posts.parquet": posts_writer.rows,
+            "quarantine.parquet": quarantine_writer.rows,
+            "accounts.parquet": len(accounts_table),
+            "actors.parquet": len(actors_table),
+        },
+        "warnings": _warnings(mangled_ids, accounts_table, files),
+        "config": config,
+        "versions": _versions(config["stages"]),
+        "timings_seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
+        "posts_per_second": round(totals["rows_read"] / elapsed, 1) if elapsed else None,
+    }
+    write_json(manifest, out / "manifest.json")
+    return manifest
+
+
+def _count(per_file: dict, batch: IngestBatch, written: int) -> None:
+    entry = per_file.setdefault(str(batch.source.path), dict.fromkeys(
+        ("rows_read", "posts_written", "quarantined", "duplicates"), 0))
+    entry["rows_read"] += batch.rows_read
+    entry["posts_written"] += written
+    entry["quarantined"] += len(batch.quarantine)
+    entry["duplicates"] += batch.duplicates
+
+
+def _input_entry(source, per_file: dict) -> dict:
+    counts = per_file.get(str(source.path), dict.fromkeys(("rows_read", "posts_written", "quarantined", "duplicates"), 0))
+    return {"path": str(source.path), "format": source.reader.name, "bytes": source.path.stat().st_size,
+            "sha256": sha256_of(source.path), **counts}
+
+
+def _warnings(mangled_ids: int, accounts_table, files) -> list[str]:
+    warnings = []
+    if mangled_ids:
+        warnings.append(
+            f"{mangled_ids} post ids looked mangled by a spreadsheet (e.g. 1.2e+18) and were replaced by "
+            f"content-derived ids (post_id_origin = 'derived'); they are never treated as duplicates")
+    no_actor = accounts_table[accounts_table["actor"].isna()]
+    if len(no_actor):
+        warnings.append(
+            f"{len(no_actor)} accounts ({int(no_actor['posts'].sum())} posts) have no actor and are left out "
+            f"of actors.parquet: add them to an accounts registry (--accounts)")
+    return warnings
+
+
+def _versions(stage_names: list[str]) -> dict:
+    def version_of(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "diplolens": __version__,
+        "python": platform.python_version(),
+        **{name: version_of(name) for name in ("pandas", "pyarrow", "lingua-language-detector", "emoji")},
+        "stages": {name: STAGES[name].version for name in stage_names},
+    }
+
+
+class _progress_display:
+    """A rich progress bar (files by size, posts, posts/s) on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool | None, files):
+        console = Console(stderr=True)
+        if enabled is None:
+            enabled = console.is_terminal and not os.environ.get("CI")
+        self.enabled = enabled
+        self.total_bytes = sum(f.path.stat().st_size for f in files if f.reader is not None) or 1
+        self.posts = 0
+        self.done_bytes = 0
+        self.current: str | None = None
+        self.started = time.perf_counter()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[posts]:,} posts"),
+            TextColumn("{task.fields[rate]:,.0f} posts/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, disable=not enabled, transient=False,
+        )
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task = self.progress.add_task("ingest", total=self.total_bytes, posts=0, rate=0.0)
+        return self
+
+    def advance(self, batch: IngestBatch, written: int) -> None:
+        path = str(batch.source.path)
+        if self.current not in (None, path):
+            self.done_bytes += Path(self.current).stat().st_size
+        self.current = path
+        self.posts += written
+        rate = self.posts / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, completed=self.done_bytes, posts=self.posts, rate=rate,
+                             description=Path(path).name[:40])
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.progress.update(self.task, completed=self.total_bytes, description="done")
+        return self.progress.__exit__(*exc)
+
