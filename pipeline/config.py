@@ -73,18 +73,18 @@ def _same_type(reference: Any, value: Any) -> bool:
 
 
 def _check_values(config: dict) -> None:
-    from pipeline.registry import READERS, STAGES
+    from pipeline.registry import readers, stages
 
     if config["profile"] not in ("accurate", "fast"):
         raise UserError(f"config: profile must be 'accurate' or 'fast', got {config['profile']!r}")
     if not isinstance(config["batch_size"], int) or config["batch_size"] < 1:
         raise UserError(f"config: batch_size must be a positive integer, got {config['batch_size']!r}")
     for name in config["stages"]:
-        if name not in STAGES:
-            raise UserError(f"config: unknown stage {name!r} (known: {', '.join(STAGES)})")
+        if name not in stages():
+            raise UserError(f"config: unknown stage {name!r} (known: {', '.join(stages())})")
     fmt = config["ingest"]["format"]
-    if fmt != "auto" and fmt not in READERS:
-        raise UserError(f"unknown format {fmt!r} (known: auto, {', '.join(READERS)})")
+    if fmt != "auto" and fmt not in readers():
+        raise UserError(f"unknown format {fmt!r} (known: auto, {', '.join(readers())})")
     if not all(isinstance(v, str) for v in config["ingest"]["column_map"].values()):
         raise UserError("config: ingest.column_map values must be source column names")
 

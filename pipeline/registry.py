@@ -2,7 +2,8 @@
 
 A run names its stages in the config (`stages: [normalize, langid]`); `--format NAME`
 names a reader. Built-in readers and stages register themselves when their modules are
-imported, which `load_builtins` does once.
+imported; `readers()` and `stages()` import them on first use (not at import time, so a
+built-in module can import this one without a cycle).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Callable, Iterator
 import pandas as pd
 import pyarrow as pa
 
-READERS: dict[str, "Reader"] = {}
-STAGES: dict[str, "Stage"] = {}
+_READERS: dict[str, "Reader"] = {}
+_STAGES: dict[str, "Stage"] = {}
 
 _BUILTIN_MODULES = (
     "pipeline.ingest.tabular",
@@ -51,7 +52,7 @@ class Stage:
 
 def register_reader(name: str, description: str, detect: Callable, priority: int = 50):
     def decorator(read: Callable[..., Iterator]):
-        READERS[name] = Reader(name, description, detect, read, priority)
+        _READERS[name] = Reader(name, description, detect, read, priority)
         return read
 
     return decorator
@@ -59,19 +60,26 @@ def register_reader(name: str, description: str, detect: Callable, priority: int
 
 def register_stage(name: str, adds: tuple[pa.Field, ...], version: str = "1"):
     def decorator(run: Callable[[pd.DataFrame, object], pd.DataFrame]):
-        STAGES[name] = Stage(name, run, tuple(adds), version)
+        _STAGES[name] = Stage(name, run, tuple(adds), version)
         return run
 
     return decorator
 
 
+def readers() -> dict[str, Reader]:
+    _load_builtins()
+    return _READERS
+
+
+def stages() -> dict[str, Stage]:
+    _load_builtins()
+    return _STAGES
+
+
 def readers_by_priority() -> list[Reader]:
-    return sorted(READERS.values(), key=lambda r: r.priority)
+    return sorted(readers().values(), key=lambda r: r.priority)
 
 
-def load_builtins() -> None:
+def _load_builtins() -> None:
     for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-
-
-load_builtins()
+        importlib.import_module(module)  # cached by Python after the first time

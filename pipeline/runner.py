@@ -24,7 +24,7 @@ from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import AccountMetrics, actor_table
 from pipeline.outputs import TableWriter, write_json, write_table
-from pipeline.registry import STAGES
+from pipeline.registry import stages
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "corpora" / "sample"
@@ -59,15 +59,16 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     (out / "manifest.json").unlink(missing_ok=True)  # a stale manifest must not vouch for new tables
 
     posts_schema = schema.output_schema(config["stages"])
-    stages = config["stages"]
-    stage_schemas = [(name, schema.output_schema(stages[: i + 1])) for i, name in enumerate(stages)]
+    stage_names = config["stages"]
+    stage_functions = {name: stages()[name].run for name in stage_names}
+    stage_schemas = [(name, schema.output_schema(stage_names[: i + 1])) for i, name in enumerate(stage_names)]
     compression = config["outputs"]["compression"]
     posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
     quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
     context = StageContext(config)
     metrics = AccountMetrics(config["metrics"]["min_language_share"])
     timings: dict[str, float] = defaultdict(float)
-    per_file: dict[str, dict] = {}
+    per_file: dict[int, dict] = {}  # by id() of the InputFile: a path may be given twice
     mangled_ids = 0
 
     with _progress_display(progress, files) as display:
@@ -83,7 +84,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
                 schema.check_columns(posts, schema.POSTS, "ingest")
                 for name, expected in stage_schemas:
                     tick = time.perf_counter()
-                    posts = STAGES[name].run(posts, context)
+                    posts = stage_functions[name](posts, context)
                     timings[name] += time.perf_counter() - tick
                     schema.check_columns(posts, expected, name)
                 tick = time.perf_counter()
@@ -143,7 +144,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
 
 def _count(per_file: dict, batch: IngestBatch, written: int) -> None:
-    entry = per_file.setdefault(str(batch.source.path), dict.fromkeys(
+    entry = per_file.setdefault(id(batch.source), dict.fromkeys(
         ("rows_read", "posts_written", "quarantined", "duplicates"), 0))
     entry["rows_read"] += batch.rows_read
     entry["posts_written"] += written
@@ -152,7 +153,7 @@ def _count(per_file: dict, batch: IngestBatch, written: int) -> None:
 
 
 def _input_entry(source, per_file: dict) -> dict:
-    counts = per_file.get(str(source.path), dict.fromkeys(("rows_read", "posts_written", "quarantined", "duplicates"), 0))
+    counts = per_file.get(id(source), dict.fromkeys(("rows_read", "posts_written", "quarantined", "duplicates"), 0))
     return {"path": str(source.path), "format": source.reader.name, "bytes": source.path.stat().st_size,
             "sha256": sha256_of(source.path), **counts}
 
@@ -182,7 +183,7 @@ def _versions(stage_names: list[str]) -> dict:
         "diplolens": __version__,
         "python": platform.python_version(),
         **{name: version_of(name) for name in ("pandas", "pyarrow", "lingua-language-detector", "emoji")},
-        "stages": {name: STAGES[name].version for name in stage_names},
+        "stages": {name: stages()[name].version for name in stage_names},
     }
 
 

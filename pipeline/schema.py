@@ -72,11 +72,11 @@ QUARANTINE = pa.schema(
 
 def output_schema(stage_names: list[str]) -> pa.Schema:
     """POSTS plus the columns added by the given stages, in run order."""
-    from pipeline.registry import STAGES
+    from pipeline.registry import stages
 
     fields = list(POSTS)
     for name in stage_names:
-        fields.extend(STAGES[name].adds)
+        fields.extend(stages()[name].adds)
     return pa.schema(fields)
 
 

@@ -21,7 +21,7 @@ from pipeline.ingest.accounts import AccountsRegistry
 from pipeline.ingest.canonical import CanonicalBatch, to_canonical
 from pipeline.ingest.records import RawRecord, ReadOptions
 from pipeline.ingest.sniff import Sample, sniff
-from pipeline.registry import READERS, Reader, readers_by_priority
+from pipeline.registry import Reader, readers, readers_by_priority
 
 
 @dataclass
@@ -58,7 +58,7 @@ def expand_inputs(inputs: list[str]) -> list[tuple[Path, bool]]:
 
 def detect_reader(sample: Sample, forced: str = "auto") -> Reader | None:
     if forced != "auto":
-        return READERS[forced]
+        return readers()[forced]
     for reader in readers_by_priority():
         if reader.detect(sample):
             return reader
@@ -76,7 +76,7 @@ def plan_inputs(inputs: list[str], forced_format: str = "auto") -> list[InputFil
         if reader is None and explicit and sample.container != "empty":
             raise UserError(
                 f"{path}: unknown format ({sample.container}); choose one with --format "
-                f"({', '.join(READERS)})")
+                f"({', '.join(readers())})")
         planned.append(InputFile(path, reader, sample, explicit))
     return planned
 

@@ -1,0 +1,92 @@
+"""Account and actor measures against values computed by hand on real posts."""
+
+import pandas as pd
+import pytest
+
+from pipeline.metrics import AccountMetrics, actor_table
+
+
+def _posts(rows):
+    frame = pd.DataFrame(rows)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    for name in ("likes", "reposts", "replies", "quotes", "views", "followers"):
+        frame[name] = frame.get(name, pd.Series([None] * len(frame))).astype("Int64")
+    for name in ("account_id", "actor_type", "country"):
+        frame[name] = frame.get(name, None)
+    frame["is_repost"] = frame.get("is_repost", False)
+    frame["is_quote"] = False
+    return frame
+
+
+# Four real EmmanuelMacron posts of 2019-12-23 and one reply (counts as in the archive).
+MACRON = [
+    dict(platform="twitter", account_handle="EmmanuelMacron", actor="France", created_at="2019-12-23 10:33:39",
+         is_reply=False, likes=877, reposts=195, replies=248, lang="fr"),
+    dict(platform="twitter", account_handle="EmmanuelMacron", actor="France", created_at="2019-12-23 10:33:39",
+         is_reply=False, likes=782, reposts=143, replies=109, lang="fr"),
+    dict(platform="twitter", account_handle="EmmanuelMacron", actor="France", created_at="2019-12-23 10:33:38",
+         is_reply=False, likes=2063, reposts=344, replies=441, lang="fr"),
+    dict(platform="twitter", account_handle="EmmanuelMacron", actor="France", created_at="2019-12-21 10:04:16",
+         is_reply=True, likes=3284, reposts=693, replies=410, lang="fr"),
+]
+
+
+def test_interactions_per_post_and_reply_share_match_hand_computation():
+    metrics = AccountMetrics()
+    metrics.update(_posts(MACRON))
+    row = metrics.account_table().iloc[0]
+    interactions = (877 + 195 + 248) + (782 + 143 + 109) + (2063 + 344 + 441) + (3284 + 693 + 410)
+    assert row["posts"] == 4
+    assert row["interactions_per_post"] == pytest.approx(interactions / 4)
+    assert row["reply_share"] == pytest.approx(1 / 4)
+    assert row["original_posts"] == 3
+    assert row["likes"] == 877 + 782 + 2063 + 3284
+    # Quotes and views are reported by no post: unknown, not zero.
+    assert pd.isna(row["quotes"]) and pd.isna(row["views"])
+
+
+def test_activity_span_and_active_days():
+    metrics = AccountMetrics()
+    metrics.update(_posts(MACRON))
+    row = metrics.account_table().iloc[0]
+    assert row["span_days"] == 3  # 21, 22, 23 December
+    assert row["active_days"] == 2
+    assert row["active_day_share"] == pytest.approx(2 / 3)
+    assert row["posts_per_day"] == pytest.approx(4 / 3)
+
+
+def test_batches_accumulate_to_the_same_result_as_one_batch():
+    whole = AccountMetrics()
+    whole.update(_posts(MACRON))
+    split = AccountMetrics()
+    split.update(_posts(MACRON[:1]))
+    split.update(_posts(MACRON[1:]))
+    pd.testing.assert_frame_equal(whole.account_table(), split.account_table())
+
+
+def test_stray_language_below_threshold_is_not_a_language_used():
+    rows = [dict(MACRON[0], lang="fr") for _ in range(60)] + [dict(MACRON[0], lang="ro")]
+    metrics = AccountMetrics(min_language_share=0.02)
+    metrics.update(_posts(rows))
+    row = metrics.account_table().iloc[0]
+    assert list(row["languages"]) == ["fr"]
+    assert dict(row["lang_shares"])["ro"] == pytest.approx(1 / 61)
+
+
+def test_actors_aggregate_their_accounts_and_skip_accounts_without_actor():
+    trudeau = [dict(platform="twitter", account_handle="JustinTrudeau", actor="Canada", created_at="2016-01-01",
+                    is_reply=False, likes=10, reposts=5, replies=1, lang=lang) for lang in ("en", "fr")]
+    office = [dict(platform="twitter", account_handle="CanadianPM", actor="Canada", created_at="2016-01-02",
+                   is_reply=True, likes=2, reposts=1, replies=1, lang="en")]
+    stray = [dict(platform="twitter", account_handle="someone", actor=None, created_at="2016-01-02",
+                  is_reply=False, likes=1, reposts=0, replies=0, lang="en")]
+    metrics = AccountMetrics()
+    metrics.update(_posts(trudeau + office + stray))
+    actors = actor_table(metrics.account_table())
+    assert actors["actor"].tolist() == ["Canada"]
+    canada = actors.iloc[0]
+    assert canada["accounts"] == 2
+    assert canada["posts"] == 3
+    assert list(canada["languages"]) == ["en", "fr"]
+    assert canada["interactions_per_post"] == pytest.approx((16 + 16 + 4) / 3)
+    assert canada["reply_share"] == pytest.approx(1 / 3)
