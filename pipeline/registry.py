@@ -20,10 +20,10 @@ _STAGES: dict[str, "Stage"] = {}
 
 _BUILTIN_MODULES = (
     "pipeline.ingest.tabular",
-    # "pipeline.ingest.x_archive",
-    # "pipeline.ingest.telegram",
-    # "pipeline.ingest.mastodon",
-    # "pipeline.ingest.bluesky",
+    "pipeline.ingest.x_archive",
+    "pipeline.ingest.telegram",
+    "pipeline.ingest.mastodon",
+    "pipeline.ingest.bluesky",
     "pipeline.normalize",
     "pipeline.langid",
 )
@@ -36,7 +36,7 @@ class Reader:
     name: str
     description: str
     detect: Callable  # (Sample) -> bool
-    read: Callable  # (path, ReadOptions) -> Iterator[RawRecord]
+    read: Callable  # (path, ReadOptions, Sample) -> Iterator[RawRecord]
     priority: int = 50  # lower is tried first; generic readers come last
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -111,7 +111,7 @@ class Deduplicator:
             else:
                 self.seen.add(key)
                 duplicate.append(False)
-        mask = pd.Series(duplicate, index=posts.index)
+        mask = pd.Series(duplicate, index=posts.index, dtype=bool)  # bool even when empty
         return posts[~mask].reset_index(drop=True), int(mask.sum())
 
 

@@ -18,8 +18,9 @@ from pipeline import schema
 from pipeline.ingest.dates import parse_datetimes
 from pipeline.ingest.records import NUL_CHAR, RawRecord
 
-# A numeric id after a spreadsheet: 1.20905948854589E+18, or 1209059488545886209.0 from a float.
-_MANGLED_ID = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$|^\d{16,}\.\d+$")
+# A numeric id after a spreadsheet: 1.20905948854589E+18 (1,20905948854589E+18 where the decimal
+# mark is a comma), or 1209059488545886209.0 from a float.
+_MANGLED_ID = re.compile(r"^[+-]?\d+([.,]\d+)?[eE][+-]?\d+$|^\d{16,}[.,]\d+$")
 _INVALID_CHARS = re.compile("[\ud800-\udfff]")
 _STRING_FIELDS = (
     "post_id", "platform", "account_id", "account_handle", "actor", "actor_type", "country",
@@ -29,6 +30,8 @@ _STRING_FIELDS = (
 _ID_FIELDS = ("post_id", "account_id", "reply_to_id", "repost_of_id", "quote_of_id")
 _FLAG_FIELDS = ("is_reply", "is_repost", "is_quote")
 _SCALARS = (str, int, float, np.integer, np.floating)
+# "1,234", "1 234" (space, no-break space, narrow no-break space): separators are dropped.
+_THOUSANDS_SEPARATORS = str.maketrans("", "", ", \u00a0\u202f")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -53,9 +56,9 @@ def to_canonical(
         (r.source_row, r.error, r.raw) for r in records if r.error is not None
     ]
     good = [r for r in records if r.error is None]
-    frame = pd.DataFrame.from_records(
-        [r.fields for r in good], columns=list(schema.READER_FIELDS)
-    ).astype(object)
+    # Object columns from the start: pandas would infer Arrow strings, which cannot hold the
+    # lone surrogates that mark invalid bytes (those rows must reach the quarantine).
+    frame = pd.DataFrame([r.fields for r in good], columns=list(schema.READER_FIELDS), dtype=object)
     frame = frame.where(frame.notna(), None)
     reasons = pd.Series([None] * len(frame), dtype=object)
 
@@ -123,10 +126,6 @@ def _finish(posts: pd.DataFrame, rows: list[int], source_file: str, default_plat
         posts.loc[derive, "post_id"] = [
             _content_id(row) for row in posts.loc[derive].itertuples(index=False)
         ]
-    for name in ("reply_to_id", "repost_of_id", "quote_of_id"):
-        # A mangled reference cannot be trusted to point at the right post: drop it, keep the flag.
-        bad = posts[name].str.match(_MANGLED_ID, na=False)
-        posts.loc[bad, name] = None
     posts["is_reply"] = posts["is_reply"].fillna(
         posts["reply_to_id"].notna() | posts["reply_to_handle"].fillna("").ne(""))
     posts["is_repost"] = posts["is_repost"].fillna(
@@ -134,6 +133,11 @@ def _finish(posts: pd.DataFrame, rows: list[int], source_file: str, default_plat
     posts["is_quote"] = posts["is_quote"].fillna(posts["quote_of_id"].notna())
     for name in _FLAG_FIELDS:
         posts[name] = posts[name].astype(bool)
+    for name in ("reply_to_id", "repost_of_id", "quote_of_id"):
+        # A mangled reference cannot be trusted to point at the right post: drop it, keep the
+        # flag (set above, from the reference being there).
+        bad = posts[name].str.match(_MANGLED_ID, na=False)
+        posts.loc[bad, name] = None
     return posts
 
 
@@ -161,10 +165,11 @@ def _to_counts(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Engagement counts: ints, numeric strings ("1,234", "12"), floats with no fraction."""
     present = column.notna() & column.map(lambda v: not (isinstance(v, str) and v.strip() == ""))
     as_text = column.where(present).map(
-        lambda v: v.strip().replace(",", "").replace("\u202f", "").replace(" ", "") if isinstance(v, str) else v)
+        lambda v: v.strip().translate(_THOUSANDS_SEPARATORS) if isinstance(v, str) else v)
     numbers = pd.to_numeric(as_text, errors="coerce")
     is_bool = column.map(lambda v: isinstance(v, bool))
-    valid = numbers.notna() & (numbers >= 0) & (numbers % 1 == 0) & ~is_bool
+    # Below 2**63 so that the value fits an int64 (a float bound: `numbers` may hold bools).
+    valid = numbers.notna() & (numbers >= 0) & (numbers < 2.0**63) & (numbers % 1 == 0) & ~is_bool
     bad = present & ~valid
     counts = numbers.where(valid).astype("Int64")
     return counts, bad

@@ -3,7 +3,8 @@
 Vectorised passes for the common layouts (ISO 8601 from APIs, X/Twitter's
 "Wed Oct 10 20:19:24 +0000 2018", spreadsheets' "11/18/19 20:37"), then dateutil for
 the rest. A time without a zone is taken as UTC (platform exports are UTC unless
-they say otherwise). Epoch numbers are seconds, or milliseconds when too large.
+they say otherwise). Epoch numbers (also as digit strings, as CSV cells and Telegram's
+`date_unixtime` hold them) are seconds, or milliseconds when too large.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _DAY_FIRST = ("%d/%m/%y %H:%M", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y
               "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
 _FIXED_LAYOUTS = ("ISO8601", "%a %b %d %H:%M:%S %z %Y")
 _DATE_LIKE = re.compile(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}")
+# At least 9 digits (1990 onwards in seconds), so that "20191223" stays a compact date.
+_EPOCH_TEXT = re.compile(r"^\s*\d{9,}(\.\d+)?\s*$")
 
 
 def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -46,10 +49,12 @@ def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Serie
     if not present.any():
         return result, present
     numeric = pd.to_numeric(values.where(present), errors="coerce")
-    is_number = numeric.notna() & values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+    is_number = numeric.notna() & values.map(_is_epoch)
     if is_number.any():
-        seconds = numeric[is_number].where(numeric[is_number].abs() < 1e11, numeric[is_number] / 1000)
-        result[is_number] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+        numbers = numeric[is_number]
+        # Whole microseconds (the column's unit): float seconds would carry binary noise.
+        micros = (numbers * np.where(numbers.abs() < 1e11, 1e6, 1e3)).round()
+        result[is_number] = pd.to_datetime(micros, unit="us", utc=True, errors="coerce")
     todo = present & ~is_number
     text = values[todo].astype(str).str.strip()
     layouts = _FIXED_LAYOUTS + (_DAY_FIRST + _MONTH_FIRST if dayfirst else _MONTH_FIRST + _DAY_FIRST)
@@ -66,6 +71,12 @@ def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Serie
     result = result.where(in_range)
     failed = present & result.isna()
     return result, failed
+
+
+def _is_epoch(value) -> bool:
+    if isinstance(value, str):
+        return _EPOCH_TEXT.match(value) is not None
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
 def _parse_one(raw: str, dayfirst: bool):

@@ -68,7 +68,7 @@ TWARC_COLUMNS: dict[str, tuple[str, ...]] = {
     "reply_to_id": ("referenced_tweets.replied_to.id",),
     "repost_of_id": ("referenced_tweets.retweeted.id",),
     "quote_of_id": ("referenced_tweets.quoted.id",),
-    "reply_to_handle": ("in_reply_to_user.username",),
+    "reply_to_handle": ("in_reply_to_user.username", "in_reply_to_username"),
 }
 
 CROWDTANGLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -292,6 +292,13 @@ def _twitter_post_process(fields: dict, _row: dict | None = None) -> None:
         fields["url"] = f"https://twitter.com/{fields['account_handle']}/status/{fields['post_id']}"
 
 
+def _twarc_csv_post_process(fields: dict, _row: dict) -> None:
+    # twarc-csv writes every newline of a text as the two characters "\n".
+    if fields.get("text") is not None:
+        fields["text"] = fields["text"].replace("\\n", "\n")
+    _twitter_post_process(fields)
+
+
 def _twarc_prepare(record: dict) -> dict:
     """twarc2 keeps referenced tweets as a list of {type, id}; name them like twarc-csv."""
     for reference in record.get("referenced_tweets") or []:
@@ -319,7 +326,7 @@ def read_twarc_json(path: Path, options: ReadOptions, sample: Sample) -> Iterato
 
 @register_reader("twarc-csv", "twarc-csv export of twarc2 data", _looks_twarc_csv, priority=20)
 def read_twarc_csv(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    return read_mapped_csv(path, options, sample, TWARC_COLUMNS, _twitter_post_process)
+    return read_mapped_csv(path, options, sample, TWARC_COLUMNS, _twarc_csv_post_process)
 
 
 # --- CrowdTangle ----------------------------------------------------------------------

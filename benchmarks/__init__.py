@@ -1,0 +1,1 @@
+"""DiploLens benchmarks: language-ID accuracy and pipeline throughput (`python -m benchmarks`)."""

@@ -1,0 +1,43 @@
+"""One timed pipeline run in a process of its own: `python -m benchmarks.measure_run INPUT OUT`.
+
+Started by the throughput benchmark, so that the peak RSS read at the end belongs to this run
+alone. Prints one JSON line: wall seconds around `runner.run` (model loading included; the
+interpreter start and imports are timed apart), the manifest's counts and stage timings, and
+the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+tick = time.perf_counter()
+from pipeline.config import load_config  # noqa: E402  (imports timed on purpose)
+from pipeline.runner import run  # noqa: E402
+
+IMPORT_SECONDS = time.perf_counter() - tick
+
+
+def measure(input_path: str, out_dir: str) -> dict:
+    config = load_config()
+    started = time.perf_counter()
+    manifest = run([input_path], out_dir, config, progress=False)
+    wall = time.perf_counter() - started
+    rows = manifest["counts"]["rows_read"]
+    return {
+        "rows_read": rows,
+        "posts_written": manifest["counts"]["posts_written"],
+        "accounts": manifest["outputs"]["accounts.parquet"],
+        "wall_seconds": round(wall, 3),
+        "posts_per_second": round(rows / wall, 1),
+        "import_seconds": round(IMPORT_SECONDS, 3),
+        "stage_seconds": manifest["timings_seconds"],
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(*sys.argv[1:3])))
