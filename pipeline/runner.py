@@ -122,7 +122,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         "finished_at": datetime.now(timezone.utc).isoformat(),
         "command": command,
         "inputs": [_input_entry(f, per_file) for f in files if f.reader is not None],
-        "skipped_files": [{"path": str(f.path), "reason": f"not a posts format ({f.sample.container})"}
+        "skipped_files": [{"path": str(f.path), "reason": f.skip_reason}
                           for f in files if f.reader is None],
         "accounts_registry": ({"path": str(accounts_path), "sha256": sha256_of(Path(accounts_path))}
                               if accounts_path else None),

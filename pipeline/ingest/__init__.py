@@ -30,6 +30,13 @@ class InputFile:
     reader: Reader | None  # None: found inside a folder but not a posts format (skipped)
     sample: Sample
     explicit: bool  # named by the user (not found by walking a folder)
+    skip_reason: str | None = None  # why a file found in a folder is not read
+
+
+# Files found by walking a folder are read only with one of these suffixes: data sets come
+# with README, SOURCE.md and licence files that must not be taken for CSV exports.
+DATA_SUFFIXES = {".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".js", ".parquet", ".zip"}
+COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz"}
 
 
 @dataclass
@@ -68,6 +75,10 @@ def detect_reader(sample: Sample, forced: str = "auto") -> Reader | None:
 def plan_inputs(inputs: list[str], forced_format: str = "auto") -> list[InputFile]:
     planned = []
     for path, explicit in expand_inputs(inputs):
+        if not explicit and _data_suffix(path) not in DATA_SUFFIXES:
+            planned.append(InputFile(path, None, Sample(path, "not read"), explicit,
+                                     f"not a data file ({_data_suffix(path) or 'no suffix'})"))
+            continue
         try:
             sample = sniff(path)
         except OSError as exc:
@@ -77,8 +88,16 @@ def plan_inputs(inputs: list[str], forced_format: str = "auto") -> list[InputFil
             raise UserError(
                 f"{path}: unknown format ({sample.container}); choose one with --format "
                 f"({', '.join(readers())})")
-        planned.append(InputFile(path, reader, sample, explicit))
+        skip_reason = None if reader else f"not a posts format ({sample.container})"
+        planned.append(InputFile(path, reader, sample, explicit, skip_reason))
     return planned
+
+
+def _data_suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
 
 
 def sha256_of(path: Path) -> str:

@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -128,12 +129,76 @@ def iter_json_array_items(text: str, start: int) -> Iterator[RawRecord]:
 
 
 def _next_item_start(text: str, position: int) -> int:
-    """Index of the next top-level item after a broken one (a line opening with '{')."""
-    found = text.find("\n  {", position + 1)
-    if found < 0:
-        found = text.find("},{", position + 1)
-        return len(text) if found < 0 else found + 2
-    return found + 1
+    """Index just past the broken item that starts at `text[position]`.
+
+    Walks forward keeping track of strings and bracket depth, so a broken item inside a
+    nested or minified array costs only itself. A syntax error that leaves quotes and
+    brackets balanced (an unquoted value, a missing comma) resynchronises exactly. When the
+    walk loses track (an unterminated string), the next line indented like the broken
+    item's opening brace is taken instead, the shape of pretty-printed exports.
+    """
+    depth = 0
+    in_string = False
+    index = position
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if in_string:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                in_string = False
+            elif char == "\n":
+                break  # JSON strings never span lines: a quote is missing, depth is lost
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth < 0:
+                return index  # the enclosing array closes: the item ran to here
+            if depth == 0:
+                return index + 1
+        elif char == "," and depth == 0:
+            return index
+        index += 1
+    line_start = text.rfind("\n", 0, position) + 1
+    indent = text[line_start:position]
+    if indent.strip() == "" and indent:
+        found = text.find("\n" + indent + "{", position + 1)
+        if found >= 0:
+            return found + 1
+    return length
+
+
+_BETWEEN_TOKENS = re.compile(r"[\s,:]*")
+
+
+def object_members_before(text: str, list_keys: tuple[str, ...]) -> tuple[dict, int] | None:
+    """Read the top-level JSON object in `text` member by member, up to the first member
+    named in `list_keys` whose value is an array.
+
+    Returns the members read before it and the index of the array's "[", or None when the
+    text is not such an object. Only top-level members count (a nested "messages" key is
+    not the list), and the large list itself is left for `iter_json_array_items`.
+    """
+    start = text.find("{")
+    if start < 0 or text[:start].strip():
+        return None
+    decoder = json.JSONDecoder()
+    members: dict = {}
+    position = start + 1
+    while True:
+        position = _BETWEEN_TOKENS.match(text, position).end()
+        try:
+            key, position = decoder.raw_decode(text, position)
+            position = _BETWEEN_TOKENS.match(text, position).end()
+            if key in list_keys and text.startswith("[", position):
+                return members, position
+            members[key], position = decoder.raw_decode(text, position)
+        except (json.JSONDecodeError, RecursionError, TypeError):
+            return None
 
 
 def nested(record: dict, dotted: str) -> Any:

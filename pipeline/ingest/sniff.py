@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline.ingest.records import open_text, read_head
 
 HEAD_BYTES = 65536
+MAX_FIRST_LINE_CHARS = 16 << 20
 # NUL bytes and bytes that are not UTF-8 (decoded as lone surrogates, see records.py).
 _ODD_CHARS = re.compile("[\x00\udc80-\udcff]")
 
@@ -42,6 +43,9 @@ def sniff(path: Path) -> Sample:
         return Sample(path, "zip", zip_names=names)
     with open_text(path) as handle:
         text = handle.read(HEAD_BYTES // 2)
+        if text.lstrip().startswith("{") and "\n" not in text.lstrip():
+            # twarc2 lines carry their expansions: one line can be far longer than the head.
+            text += handle.readline(MAX_FIRST_LINE_CHARS)
     stripped = text.lstrip()
     if not stripped:
         return Sample(path, "empty")

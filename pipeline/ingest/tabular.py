@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 from pipeline import schema
 from pipeline.errors import UserError
 from pipeline.ingest.records import (
-    RawRecord, ReadOptions, iter_json_array_items, iter_json_lines, nested, open_text, without_nul,
+    RawRecord, ReadOptions, iter_json_array_items, iter_json_lines, nested, object_members_before, open_text,
+    without_nul,
 )
 from pipeline.ingest.sniff import Sample
 from pipeline.registry import register_reader
@@ -236,13 +237,10 @@ def iter_json_document_items(path: Path, list_keys: tuple[str, ...] = ()) -> Ite
     if stripped.startswith("["):
         yield from iter_json_array_items(text, offset)
         return
-    for key in list_keys:
-        marker = text.find(f'"{key}"')
-        if marker >= 0:
-            bracket = text.find("[", marker)
-            if bracket >= 0:
-                yield from iter_json_array_items(text, bracket)
-                return
+    found = object_members_before(text, list_keys) if list_keys else None
+    if found is not None:
+        yield from iter_json_array_items(text, found[1])
+        return
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -286,7 +284,7 @@ def read_generic_parquet(path: Path, options: ReadOptions, sample: Sample) -> It
 
 # --- twarc ----------------------------------------------------------------------------
 
-def _twitter_post_process(fields: dict, _row: dict | None = None) -> None:
+def twitter_post_process(fields: dict, _row: dict | None = None) -> None:
     fields["platform"] = "twitter"
     if fields.get("url") is None and fields.get("post_id") and fields.get("account_handle"):
         fields["url"] = f"https://twitter.com/{fields['account_handle']}/status/{fields['post_id']}"
@@ -296,7 +294,7 @@ def _twarc_csv_post_process(fields: dict, _row: dict) -> None:
     # twarc-csv writes every newline of a text as the two characters "\n".
     if fields.get("text") is not None:
         fields["text"] = fields["text"].replace("\\n", "\n")
-    _twitter_post_process(fields)
+    twitter_post_process(fields)
 
 
 def _twarc_prepare(record: dict) -> dict:
@@ -320,7 +318,7 @@ def _looks_twarc_csv(sample: Sample) -> bool:
 def read_twarc_json(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
     for record in read_mapped_json(iter_json_lines(path), options, path, TWARC_COLUMNS, _twarc_prepare):
         if record.fields is not None:
-            _twitter_post_process(record.fields)
+            twitter_post_process(record.fields)
         yield record
 
 

@@ -7,13 +7,11 @@ time; `date_unixtime` (in newer exports) is the real instant and is preferred.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any, Iterator
 
 from pipeline.ingest.native import JSON_CONTAINERS, NotAPost, as_dict, convert_items, dicts
-from pipeline.ingest.records import RawRecord, ReadOptions
+from pipeline.ingest.records import RawRecord, ReadOptions, object_members_before
 from pipeline.ingest.sniff import Sample
 from pipeline.ingest.tabular import iter_json_document_items
 from pipeline.registry import register_reader
@@ -24,7 +22,6 @@ _MEDIA_TYPES = {
     "voice_message": "audio", "audio_file": "audio", "sticker": "sticker",
 }
 _LINK_ENTITIES = ("link", "text_link")
-_BETWEEN_TOKENS = re.compile(r"[\s,:]*")
 
 
 def _looks_telegram(sample: Sample) -> bool:
@@ -42,26 +39,9 @@ def read_telegram(path: Path, options: ReadOptions, sample: Sample) -> Iterator[
 
 def _chat_header(text: str) -> dict | None:
     """The chat's own fields (name, type, id), which the export writes before `messages`;
-    None when the text is not an object with a top-level `messages` member.
-
-    Read member by member from the head of the file, so the (large) message list is not
-    parsed twice.
-    """
-    if not text.lstrip().startswith("{"):
-        return None
-    decoder = json.JSONDecoder()
-    header: dict = {}
-    position = text.find("{") + 1
-    while True:
-        position = _BETWEEN_TOKENS.match(text, position).end()
-        try:
-            key, position = decoder.raw_decode(text, position)
-            if key == "messages":
-                return header
-            position = _BETWEEN_TOKENS.match(text, position).end()
-            header[key], position = decoder.raw_decode(text, position)
-        except (json.JSONDecodeError, RecursionError, TypeError):
-            return None
+    None when the text is not an object with a top-level `messages` list."""
+    found = object_members_before(text, ("messages",))
+    return None if found is None else found[0]
 
 
 def _message_fields(message: dict, chat: dict) -> dict:

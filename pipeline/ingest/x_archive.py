@@ -21,7 +21,7 @@ from typing import Iterator
 from pipeline.ingest.native import as_dict, convert_items, dicts
 from pipeline.ingest.records import RawRecord, ReadOptions, iter_json_array_items, open_text
 from pipeline.ingest.sniff import Sample
-from pipeline.ingest.tabular import _twitter_post_process
+from pipeline.ingest.tabular import twitter_post_process
 from pipeline.registry import register_reader
 
 _TWEETS_VARIABLE = re.compile(r"window\.YTD\.tweets?\.part\d+\s*=")
@@ -141,7 +141,7 @@ def _tweet_fields(item: dict, author: dict) -> dict:
         "quote_of_id": quoted[0] if quoted else None,
         "media_type": _media_type(media, has_link=len(urls) > len(quoted)),
     }
-    _twitter_post_process(fields)  # platform "twitter" and the tweet's URL
+    twitter_post_process(fields)  # platform "twitter" and the tweet's URL
     return fields
 
 

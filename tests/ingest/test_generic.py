@@ -311,3 +311,18 @@ def test_world_leaders_archive_is_read_as_generic_csv(run_ingest, world_leaders_
     assert (first["actor"], first["country"]) == ("FR", "FR")
     assert (result.posts["post_id_origin"] == "native").all()
     assert result.posts["created_at"].notna().all()
+
+
+def test_folder_walk_reads_data_files_and_skips_documentation(run_ingest, tmp_path):
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "posts.csv").write_text("id,username,text\n1,mfa_atlantis,Bonjour\n", "utf-8")
+    (tmp_path / "SOURCE.md").write_text("# Source\nCollected by hand, licence CC BY 4.0\n", "utf-8")
+    (tmp_path / "LICENSE").write_text("Creative Commons Attribution 4.0\n", "utf-8")
+    planned = {p.path.name: (p.reader.name if p.reader else None, p.skip_reason) for p in plan_inputs([str(tmp_path)])}
+    assert planned == {
+        "posts.csv": ("csv", None),
+        "SOURCE.md": (None, "not a data file (.md)"),
+        "LICENSE": (None, "not a data file (no suffix)"),
+    }
+    result = run_ingest([tmp_path])
+    assert (result.read, len(result.posts)) == (1, 1)

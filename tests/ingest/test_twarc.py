@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,16 @@ def twarc_jsonl(run_ingest):
 def test_twarc_files_are_detected_from_their_content():
     planned = {p.path.name: p.reader.name for p in plan_inputs([str(TWARC_CSV), str(TWARC_JSONL)])}
     assert planned == {"twarc_csv.csv": "twarc-csv", "twarc2_flat.jsonl": "twarc2-jsonl"}
+
+
+def test_twarc2_line_longer_than_the_sniffed_head_is_still_detected(tmp_path):
+    # Lines carry their expansions (referenced tweets, users): some run past 32 KB.
+    first = json.loads(TWARC_JSONL.read_text("utf-8").splitlines()[0])
+    first["author"]["description"] = "Ministère des affaires étrangères. " * 2000
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(first, ensure_ascii=False) + "\n", "utf-8")
+    [planned] = plan_inputs([str(path)])
+    assert planned.reader.name == "twarc2-jsonl"
 
 
 # --- twarc-csv --------------------------------------------------------------------------
