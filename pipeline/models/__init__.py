@@ -1,0 +1,71 @@
+"""Trained models: where they live, how they load, and which profile a run uses.
+
+A model is a folder (`model.json`, `weights.npz`, a model card `README.md`). `load(name)`
+takes a path, or the name of a folder under the repository's `models/` (the shipped
+defaults). Every model follows the scikit-learn estimator contract over texts.
+
+Profiles: `accurate` reads the multilingual encoder's vectors (needs `diplolens models
+setup` and the `[transformers]` extra); `fast` needs neither; `auto` is `accurate` when the
+encoder is set up, else `fast`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.errors import UserError
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+PROFILES = ("auto", "accurate", "fast")
+
+
+def model_dir(name: str) -> Path:
+    path = Path(name)
+    if (path / "model.json").is_file():
+        return path
+    shipped = MODELS_DIR / name
+    if (shipped / "model.json").is_file():
+        return shipped
+    known = sorted(p.name for p in MODELS_DIR.iterdir() if (p / "model.json").is_file()) if MODELS_DIR.is_dir() else []
+    raise UserError(f"model {name!r} not found (not a model folder; shipped models: {', '.join(known) or 'none'})")
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str):
+    from pipeline.models.heads import TextClassifier
+
+    return TextClassifier.load(Path(path))
+
+
+def load(name: str):
+    """The model named `name` (a path or a shipped model), loaded once per process."""
+    return _load_cached(str(model_dir(name).resolve()))
+
+
+def encoder_available(config: dict) -> bool:
+    from pipeline.models.encoder import encoder_dir
+
+    return (importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
+            and (encoder_dir(config) / "config.json").is_file())
+
+
+def resolve_profile(config: dict) -> str:
+    """The profile a run really uses; `accurate` without the encoder is a clear error."""
+    profile = config["profile"]
+    if profile not in PROFILES:
+        raise UserError(f"config: profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    if profile == "fast":
+        return "fast"
+    if encoder_available(config):
+        return "accurate"
+    if profile == "accurate":
+        raise UserError("profile 'accurate' needs the multilingual encoder: pip install -e \".[transformers]\" "
+                        "and run `diplolens models setup` (or use --profile fast)")
+    return "fast"
+
+
+def topic_model_name(config: dict, profile: str) -> str:
+    """`models.topics` when set (`--model topics=NAME`), else the shipped default of the profile."""
+    return config["models"]["topics"] or config["models"]["topics_default"][profile]

@@ -1,0 +1,205 @@
+"""Text classifiers (multi-label, scikit-learn estimator contract) that every text task uses.
+
+`TextClassifier` is one logistic regression per label over a feature view of the texts,
+with a per-label decision threshold tuned for F1 on out-of-fold predictions (a rare label
+needs a lower bar than a frequent one). Two feature views:
+
+- `features="encoder"`: the multilingual e5 vectors (the `accurate` profile). `X` is either
+  a list of texts (embedded here) or an array of vectors already computed by the `embed`
+  stage, so a batch is embedded once for every head.
+- `features="tfidf"`: word and character n-grams, no torch (the `fast` profile).
+
+Fitted classifiers are saved as JSON and NumPy arrays only (no pickle: a model folder from
+somewhere else cannot run code when loaded).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from pipeline.errors import UserError
+
+FORMAT_VERSION = 1
+FEATURES = ("encoder", "tfidf")
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label text classifier: `fit(texts, label_lists)`, `predict_proba(texts)`.
+
+    `predict` returns the label-indicator matrix (scikit-learn's multi-label convention);
+    `predict_labels` the label names per text.
+    """
+
+    def __init__(self, features: str = "encoder", C: float = 1.0, class_weight: str | None = "balanced",
+                 threshold_folds: int = 3, max_features: int = 150_000, encoder=None, random_state: int = 0):
+        self.features = features
+        self.C = C
+        self.class_weight = class_weight
+        self.threshold_folds = threshold_folds
+        self.max_features = max_features
+        self.encoder = encoder  # a pipeline.models.encoder.Encoder; loaded on first use when None
+        self.random_state = random_state
+
+    # --- features --------------------------------------------------------------------------
+
+    def _featurize(self, X, fitting: bool = False):
+        if self.features == "encoder":
+            if isinstance(X, np.ndarray) and X.ndim == 2:
+                return X.astype(np.float32, copy=False)
+            if self.encoder is None:
+                from pipeline.models.encoder import Encoder
+                self.encoder = Encoder()
+            return self.encoder.encode(list(X))
+        if self.features == "tfidf":
+            if fitting:
+                self.vectorizer_ = _tfidf(self.max_features)
+                return self.vectorizer_.fit_transform(list(X))
+            return self.vectorizer_.transform(list(X))
+        raise UserError(f"features must be one of {', '.join(FEATURES)}, not {self.features!r}")
+
+    # --- estimator API -------------------------------------------------------------------------
+
+    def fit(self, X, y, labels: list[str] | None = None, threshold_rows=None, min_threshold_positives: int = 10):
+        """`y`: one list of label names per text (empty: none applies). `labels` fixes the
+        label set and order (e.g. the whole taxonomy, some labels possibly unseen).
+
+        `threshold_rows` (boolean mask): the rows whose out-of-fold scores tune the
+        thresholds, e.g. the in-domain posts among news and encyclopedia sentences; a label
+        with fewer than `min_threshold_positives` positives there is tuned on all rows.
+        """
+        binarizer = MultiLabelBinarizer(classes=labels) if labels else MultiLabelBinarizer()
+        Y = binarizer.fit_transform(y)
+        self.classes_ = np.array(binarizer.classes_, dtype=object)
+        features = self._featurize(X, fitting=True)
+        out_of_fold = self._out_of_fold_scores(features, Y)
+        chosen = np.ones(len(Y), bool) if threshold_rows is None else np.asarray(threshold_rows, bool)
+        self.thresholds_ = np.array([
+            _best_threshold(out_of_fold[rows, j], Y[rows, j])
+            for j in range(Y.shape[1])
+            for rows in [chosen if Y[chosen, j].sum() >= min_threshold_positives else slice(None)]
+        ])
+        self.coef_, self.intercept_ = self._fit_heads(features, Y)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        features = self._featurize(X)
+        logits = features @ self.coef_.T + self.intercept_
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits)))
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
+
+    def predict_labels(self, X) -> list[list[str]]:
+        return [list(self.classes_[row.astype(bool)]) for row in self.predict(X)]
+
+    def decision_scores(self, X) -> np.ndarray:
+        """Probabilities rescaled so that each label's threshold sits at 0.5 (comparable
+        across labels, used to rank or to pick the best label)."""
+        return _rescale(self.predict_proba(X), self.thresholds_)
+
+    # --- training details -------------------------------------------------------------------------
+
+    def _fit_heads(self, features, Y) -> tuple[np.ndarray, np.ndarray]:
+        coef = np.zeros((Y.shape[1], features.shape[1]), np.float32)
+        intercept = np.full(Y.shape[1], -20.0, np.float32)  # a label never seen: never predicted
+        for j in range(Y.shape[1]):
+            if 0 < Y[:, j].sum() < len(Y):
+                head = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+                head.fit(features, Y[:, j])
+                coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
+        return coef, intercept
+
+    def _out_of_fold_scores(self, features, Y) -> np.ndarray:
+        scores = np.zeros(Y.shape, np.float32)
+        folds = KFold(self.threshold_folds, shuffle=True, random_state=self.random_state)
+        for train, held_out in folds.split(Y):
+            coef, intercept = self._fit_heads(features[train], Y[train])
+            scores[held_out] = 1.0 / (1.0 + np.exp(-(np.asarray(features[held_out] @ coef.T) + intercept)))
+        return scores
+
+    # --- persistence ----------------------------------------------------------------------------
+
+    def save(self, folder: Path, metadata: dict | None = None) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {"coef": self.coef_.astype(np.float16 if self.features == "tfidf" else np.float32),
+                  "intercept": self.intercept_, "thresholds": self.thresholds_}
+        description = {
+            "format_version": FORMAT_VERSION, "estimator": "TextClassifier", "features": self.features,
+            "labels": list(self.classes_), "params": {"C": self.C, "class_weight": self.class_weight,
+                                                      "max_features": self.max_features},
+            **(metadata or {}),
+        }
+        if self.features == "tfidf":
+            arrays["idf"] = self.vectorizer_.idf_.astype(np.float32)
+            description["vocabulary"] = _vocabulary_list(self.vectorizer_)
+        np.savez_compressed(folder / "weights.npz", **arrays)
+        (folder / "model.json").write_text(json.dumps(description, ensure_ascii=False) + "\n", "utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, encoder=None) -> "TextClassifier":
+        folder = Path(folder)
+        try:
+            description = json.loads((folder / "model.json").read_text("utf-8"))
+            arrays = np.load(folder / "weights.npz", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot load model from {folder}: {exc}")
+        if description.get("format_version") != FORMAT_VERSION:
+            raise UserError(f"{folder}: model format {description.get('format_version')}, "
+                            f"this DiploLens reads {FORMAT_VERSION}")
+        params = description["params"]
+        model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
+                    max_features=params["max_features"], encoder=encoder)
+        model.classes_ = np.array(description["labels"], dtype=object)
+        model.coef_ = arrays["coef"].astype(np.float32)
+        model.intercept_ = arrays["intercept"]
+        model.thresholds_ = arrays["thresholds"]
+        model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
+        if model.features == "tfidf":
+            model.vectorizer_ = _tfidf(params["max_features"])
+            model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(description["vocabulary"])}
+            model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+        return model
+
+
+def _tfidf(max_features: int) -> TfidfVectorizer:
+    # Character n-grams inside word boundaries work across scripts (Arabic, CJK) without a
+    # tokenizer per language; sublinear tf keeps long posts from dominating.
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=max_features,
+                           sublinear_tf=True, lowercase=True, dtype=np.float32)
+
+
+def _vocabulary_list(vectorizer: TfidfVectorizer) -> list[str]:
+    terms = [""] * len(vectorizer.vocabulary_)
+    for term, index in vectorizer.vocabulary_.items():
+        terms[index] = term
+    return terms
+
+
+def _best_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The probability cut that maximises F1 of one label on held-out scores."""
+    positives = int(truth.sum())
+    if positives == 0:
+        return 1.0
+    order = np.argsort(-scores)
+    hits = np.cumsum(truth[order])
+    predicted = np.arange(1, len(scores) + 1)
+    f1 = 2 * hits / (predicted + positives)
+    best = int(np.argmax(f1))
+    return float(scores[order][best])
+
+
+def _rescale(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Piecewise-linear map sending 0 -> 0, threshold -> 0.5, 1 -> 1, per label."""
+    t = np.clip(thresholds, 1e-6, 1 - 1e-6)
+    below = 0.5 * probabilities / t
+    above = 0.5 + 0.5 * (probabilities - t) / (1 - t)
+    return np.where(probabilities < t, below, above)

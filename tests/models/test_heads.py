@@ -1,0 +1,98 @@
+"""TextClassifier: the multi-label estimator every text task uses (fit/predict, thresholds,
+saving without pickle)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import UserError
+from pipeline.models.heads import TextClassifier, _best_threshold
+
+SIB_SAMPLE = Path(__file__).parent / "fixtures" / "sib200_sample.csv"
+
+
+@pytest.fixture(scope="module")
+def sib():
+    frame = pd.read_csv(SIB_SAMPLE)
+    # Sentences are the same across languages: split by sentence id, never by row.
+    held_out = frame["index_id"].isin(sorted(frame["index_id"].unique())[::4])
+    return frame[~held_out], frame[held_out]
+
+
+@pytest.fixture(scope="module")
+def tfidf_model(sib):
+    train, _ = sib
+    return TextClassifier(features="tfidf", C=4.0).fit(train["text"], [[c] for c in train["category"]])
+
+
+def test_tfidf_classifier_learns_topics_of_unseen_sentences(tfidf_model, sib):
+    _, held_out = sib
+    scores = tfidf_model.decision_scores(held_out["text"])
+    best = tfidf_model.classes_[scores.argmax(axis=1)]
+    assert (best == held_out["category"].to_numpy()).mean() >= 0.6  # chance is 0.25
+
+
+def test_predict_is_a_label_indicator_matrix_and_labels_follow_it(tfidf_model, sib):
+    _, held_out = sib
+    indicator = tfidf_model.predict(held_out["text"])
+    assert indicator.shape == (len(held_out), 4)
+    assert set(np.unique(indicator)) <= {0, 1}
+    names = tfidf_model.predict_labels(held_out["text"])
+    assert [sorted(n) for n in names] == [sorted(tfidf_model.classes_[row.astype(bool)]) for row in indicator]
+
+
+def test_decision_scores_put_each_threshold_at_one_half(tfidf_model, sib):
+    _, held_out = sib
+    probabilities = tfidf_model.predict_proba(held_out["text"])
+    scores = tfidf_model.decision_scores(held_out["text"])
+    assert np.array_equal(scores >= 0.5, probabilities >= tfidf_model.thresholds_)
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_a_label_of_the_taxonomy_never_seen_in_training_is_never_predicted(sib):
+    train, held_out = sib
+    model = TextClassifier(features="tfidf").fit(train["text"], [[c] for c in train["category"]],
+                                                 labels=["health", "politics", "sports", "travel", "cuisine"])
+    assert list(model.classes_) == ["health", "politics", "sports", "travel", "cuisine"]
+    assert model.predict(held_out["text"])[:, 4].sum() == 0
+
+
+def test_saved_model_predicts_the_same_after_loading(tfidf_model, sib, tmp_path):
+    _, held_out = sib
+    tfidf_model.save(tmp_path / "m", {"name": "m", "task": "test"})
+    loaded = TextClassifier.load(tmp_path / "m")
+    assert list(loaded.classes_) == list(tfidf_model.classes_)
+    # Weights are stored as float16 for size: scores agree to three decimals.
+    assert np.allclose(loaded.predict_proba(held_out["text"]), tfidf_model.predict_proba(held_out["text"]), atol=2e-3)
+    assert loaded.metadata_["task"] == "test"
+
+
+def test_model_folder_is_json_and_numpy_only(tfidf_model, tmp_path):
+    tfidf_model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", "weights.npz"]
+    with np.load(tmp_path / "m" / "weights.npz", allow_pickle=False) as arrays:
+        assert {"coef", "intercept", "thresholds", "idf"} <= set(arrays.files)
+
+
+def test_a_folder_without_a_model_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="cannot load model"):
+        TextClassifier.load(tmp_path)
+
+
+def test_encoder_vectors_can_be_given_directly():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 16))
+    X = np.vstack([c + 0.1 * rng.normal(size=(40, 16)) for c in centers]).astype(np.float32)
+    y = [[name] for name in ("a", "b", "c") for _ in range(40)]
+    model = TextClassifier(features="encoder").fit(X, y)
+    assert model.predict_labels(X[:1]) == [["a"]]
+
+
+def test_best_threshold_maximises_f1_on_held_out_scores():
+    scores = np.array([0.9, 0.8, 0.35, 0.3, 0.2, 0.1])
+    truth = np.array([1, 1, 0, 1, 0, 0])
+    # Cutting at 0.3 catches all three positives with one false alarm (F1 0.857).
+    assert _best_threshold(scores, truth) == pytest.approx(0.3)
+    assert _best_threshold(scores, np.zeros(6, int)) == 1.0
