@@ -38,6 +38,7 @@ class _AccountState:
     followers_at: pd.Timestamp | None = None
     days: set = field(default_factory=set)
     languages: Counter = field(default_factory=Counter)
+    topics: Counter = field(default_factory=Counter)
 
 
 class AccountMetrics:
@@ -92,6 +93,8 @@ class AccountMetrics:
                 state.followers, state.followers_at = int(latest["followers"]), when
         if "lang" in group:
             state.languages.update(group["lang"].tolist())
+        if "topics" in group:
+            state.topics.update(label for labels in group["topics"] for label in labels)
 
     def account_table(self) -> pd.DataFrame:
         rows = [_account_row(state, self.min_language_share) for state in self.accounts.values()]
@@ -106,6 +109,7 @@ ACCOUNT_COLUMNS = [
     "languages", "n_languages", "lang_shares", "main_lang", "main_lang_share",
     "likes", "reposts", "replies", "quotes", "views", "posts_with_engagement",
     "interactions_per_post", "reply_share", "followers",
+    "topic_counts", "topic_shares", "main_topic",
 ]
 
 
@@ -146,6 +150,10 @@ def _account_row(state: _AccountState, min_language_share: float) -> dict:
         "interactions_per_post": interactions / state.with_engagement if state.with_engagement else None,
         "reply_share": state.replies_made / state.posts if state.posts else None,
         "followers": state.followers,
+        # Share of the account's posts about each issue (a post may be about several).
+        "topic_counts": dict(state.topics.most_common()) or None,
+        "topic_shares": {label: n / state.posts for label, n in state.topics.most_common()} or None,
+        "main_topic": state.topics.most_common(1)[0][0] if state.topics else None,
     }
 
 
@@ -157,6 +165,9 @@ def actor_table(accounts: pd.DataFrame) -> pd.DataFrame:
         with_engagement = int(group["posts_with_engagement"].sum())
         interactions = int(group[list(ENGAGEMENT)].fillna(0).sum().sum())
         posts = int(group["posts"].sum())
+        topics = Counter()
+        for counts in group["topic_counts"].dropna():
+            topics.update(counts)
         rows.append({
             "actor": actor,
             "country": group["country"].dropna().iloc[0] if group["country"].notna().any() else None,
@@ -175,6 +186,9 @@ def actor_table(accounts: pd.DataFrame) -> pd.DataFrame:
             "posts_with_engagement": with_engagement,
             "interactions_per_post": interactions / with_engagement if with_engagement else None,
             "reply_share": int(group["replies_made"].sum()) / posts if posts else None,
+            "topic_counts": dict(topics.most_common()) or None,
+            "topic_shares": {label: n / posts for label, n in topics.most_common()} or None,
+            "main_topic": topics.most_common(1)[0][0] if topics else None,
         })
     return pd.DataFrame(rows, columns=ACTOR_COLUMNS)
 
@@ -183,5 +197,5 @@ ACTOR_COLUMNS = [
     "actor", "country", "accounts", "platforms", "n_platforms", "posts", "original_posts",
     "replies_made", "first_post", "last_post", "languages", "n_languages",
     "likes", "reposts", "replies", "quotes", "views", "posts_with_engagement",
-    "interactions_per_post", "reply_share",
+    "interactions_per_post", "reply_share", "topic_counts", "topic_shares", "main_topic",
 ]
