@@ -11,6 +11,7 @@ encoder is set up, else `fast`.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -32,11 +33,22 @@ def model_dir(name: str) -> Path:
     raise UserError(f"model {name!r} not found (not a model folder; shipped models: {', '.join(known) or 'none'})")
 
 
+# Estimator named in model.json -> the class that reads it (imported only when used).
+ESTIMATORS = {
+    "TextClassifier": ("pipeline.models.heads", "TextClassifier"),
+    "BotLikeClassifier": ("pipeline.risk.bots", "BotLikeClassifier"),
+}
+
+
 @lru_cache(maxsize=8)
 def _load_cached(path: str):
-    from pipeline.models.heads import TextClassifier
+    from pipeline.models.store import model_estimator
 
-    return TextClassifier.load(Path(path))
+    estimator = model_estimator(Path(path))
+    if estimator not in ESTIMATORS:
+        raise UserError(f"{path}: unknown model kind {estimator!r} (known: {', '.join(ESTIMATORS)})")
+    module, name = ESTIMATORS[estimator]
+    return getattr(importlib.import_module(module), name).load(Path(path))
 
 
 def load(name: str):

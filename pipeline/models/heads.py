@@ -10,12 +10,12 @@ needs a lower bar than a frequent one). Two feature views:
 - `features="tfidf"`: word and character n-grams, no torch (the `fast` profile).
 
 Fitted classifiers are saved as JSON and NumPy arrays only (no pickle: a model folder from
-somewhere else cannot run code when loaded).
+somewhere else cannot run code when loaded), and `model.json` holds the sha256 of the
+weights, checked at load.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from pipeline.errors import UserError
+from pipeline.models.store import load_model_files, save_model_files
 
 FORMAT_VERSION = 1
 FEATURES = ("encoder", "tfidf")
@@ -128,8 +129,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # --- persistence ----------------------------------------------------------------------------
 
     def save(self, folder: Path, metadata: dict | None = None) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         arrays = {"coef": self.coef_.astype(np.float16 if self.features == "tfidf" else np.float32),
                   "intercept": self.intercept_, "thresholds": self.thresholds_}
         description = {
@@ -141,20 +140,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.features == "tfidf":
             arrays["idf"] = self.vectorizer_.idf_.astype(np.float32)
             description["vocabulary"] = _vocabulary_list(self.vectorizer_)
-        np.savez_compressed(folder / "weights.npz", **arrays)
-        (folder / "model.json").write_text(json.dumps(description, ensure_ascii=False) + "\n", "utf-8")
+        save_model_files(folder, description, arrays)
 
     @classmethod
     def load(cls, folder: Path, encoder=None) -> "TextClassifier":
-        folder = Path(folder)
-        try:
-            description = json.loads((folder / "model.json").read_text("utf-8"))
-            arrays = np.load(folder / "weights.npz", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot load model from {folder}: {exc}")
-        if description.get("format_version") != FORMAT_VERSION:
-            raise UserError(f"{folder}: model format {description.get('format_version')}, "
-                            f"this DiploLens reads {FORMAT_VERSION}")
+        description, arrays = load_model_files(folder, "TextClassifier", FORMAT_VERSION)
         params = description["params"]
         model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
                     max_features=params["max_features"], encoder=encoder)

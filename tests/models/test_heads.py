@@ -96,3 +96,13 @@ def test_best_threshold_maximises_f1_on_held_out_scores():
     # Cutting at 0.3 catches all three positives with one false alarm (F1 0.857).
     assert _best_threshold(scores, truth) == pytest.approx(0.3)
     assert _best_threshold(scores, np.zeros(6, int)) == 1.0
+
+
+def test_changed_weights_are_refused_at_load(tfidf_model, tmp_path):
+    tfidf_model.save(tmp_path / "m")
+    weights = tmp_path / "m" / "weights.npz"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="does not match the sha256"):
+        TextClassifier.load(tmp_path / "m")
