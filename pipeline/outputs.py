@@ -44,6 +44,23 @@ class TableWriter:
         self.partial.unlink(missing_ok=True)
 
 
+def rewrite_table(path: Path, schema: pa.Schema, transform, compression: str = "zstd") -> int:
+    """Pass a written table through `transform(batch) -> batch`, one row group at a time
+    (memory stays that of one batch), replacing the file only when the pass is complete."""
+    source = pq.ParquetFile(path)
+    rewritten = path.with_name(path.name + ".rewrite")
+    writer = TableWriter(rewritten, schema, compression)
+    try:
+        for group in range(source.num_row_groups):
+            writer.write(transform(source.read_row_group(group).to_pandas(maps_as_pydicts="strict")))
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    os.replace(rewritten, path)
+    return writer.rows
+
+
 def write_table(frame: pd.DataFrame, path: Path, compression: str = "zstd") -> None:
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     frame.to_parquet(partial, index=False, compression=compression)

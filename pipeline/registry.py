@@ -28,6 +28,7 @@ _BUILTIN_MODULES = (
     "pipeline.langid",
     "pipeline.embed",
     "pipeline.topics",
+    "pipeline.risk",
 )
 
 

@@ -24,8 +24,9 @@ from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import AccountMetrics, actor_table
 from pipeline.models import load, resolve_profile, topic_model_name
-from pipeline.outputs import TableWriter, write_json, write_table
+from pipeline.outputs import TableWriter, rewrite_table, write_json, write_table
 from pipeline.registry import stages
+from pipeline.risk import RiskAccumulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "corpora" / "sample"
@@ -70,6 +71,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
     context = StageContext(config, resolve_profile(config))
     metrics = AccountMetrics(config["metrics"]["min_language_share"])
+    risk = RiskAccumulator(config["risk"]) if "risk" in stage_names else None
     timings: dict[str, float] = defaultdict(float)
     per_file: dict[int, dict] = {}  # by id() of the InputFile: a path may be given twice
     mangled_ids = 0
@@ -93,6 +95,10 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
                 tick = time.perf_counter()
                 metrics.update(posts)
                 timings["metrics"] += time.perf_counter() - tick
+                if risk is not None:
+                    tick = time.perf_counter()
+                    risk.update(posts)
+                    timings["risk_archive"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 posts_writer.write(posts)
                 quarantine_writer.write(batch.quarantine)
@@ -109,6 +115,16 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
     tick = time.perf_counter()
     accounts_table = metrics.account_table()
+    outputs = {}
+    if risk is not None:
+        # Archive-wide flags: a second streaming pass adds them to the posts already written.
+        outcome = risk.finish()
+        rewrite_table(out / "posts.parquet", posts_schema, outcome.apply_to_posts, compression)
+        accounts_table = outcome.apply_to_accounts(accounts_table)
+        write_table(outcome.edges, out / "coordination_edges.parquet", compression)
+        outputs["coordination_edges.parquet"] = len(outcome.edges)
+        timings["risk_archive"] += time.perf_counter() - tick
+        tick = time.perf_counter()
     actors_table = actor_table(accounts_table)
     write_table(accounts_table, out / "accounts.parquet", compression)
     write_table(actors_table, out / "actors.parquet", compression)
@@ -135,6 +151,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
             "quarantine.parquet": quarantine_writer.rows,
             "accounts.parquet": len(accounts_table),
             "actors.parquet": len(actors_table),
+            **outputs,
         },
         "warnings": _warnings(mangled_ids, accounts_table, files),
         "config": config,

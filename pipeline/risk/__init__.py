@@ -1,17 +1,142 @@
-"""Risk: post- and account-level flags (check_worthy, abusive, coordinated, burst, bot_like,
-low_credibility_link), each with a score, a configured threshold and a readable reason.
+"""Risk: post- and account-level flags, each with a score, a configured threshold and a
+reason a person can read.
 
-Modules: `bots` (account profiles -> bot_like), `coordination` (near-duplicate texts and
-co-reposts across accounts), `burst` (abnormal posting volume against an account's own
-baseline).
+Two parts, because some evidence is in one post and some only in the whole archive:
+
+- the `risk` stage (per batch) starts each post's `risk_flags`, `risk_scores` and
+  `risk_reasons` with the flags a post shows on its own (text heads configured in
+  `risk.text_flags`, when their models are shipped);
+- `RiskAccumulator` sees every batch and, once the stream ends, adds what needs the whole
+  archive: `coordinated` (near-duplicate texts and co-reposts across accounts,
+  `pipeline.risk.coordination`), `burst` (abnormal posting volume against the account's own
+  baseline, `pipeline.risk.burst`) and `bot_like` (account profile and activity,
+  `pipeline.risk.bots`). The runner applies them to posts.parquet in a second streaming
+  pass, to accounts.parquet, and writes `coordination_edges.parquet`.
+
+What the accumulator keeps per post: ids, account, time and, for long original texts, a
+MinHash signature (about 0.3 to 0.6 KB a post; see the two modules), plus the five columns
+the activity features read: unlike the rest of a run, this grows with the archive.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
-def score_accounts(profiles):
-    """Account profiles (DESIGN.md's canonical profile columns) with `bot_like_score` (0..1)
-    and `bot_like` (bool); see `pipeline.risk.bots`."""
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.registry import register_stage
+
+FLAGS = ("check_worthy", "abusive", "coordinated", "burst", "bot_like", "low_credibility_link")
+
+
+def score_accounts(profiles, **options):
+    """Account profiles (DESIGN.md's canonical profile columns) with `bot_like_score` (0..1),
+    `bot_like` (bool) and `bot_like_reason`; see `pipeline.risk.bots.score_accounts`."""
     from pipeline.risk.bots import score_accounts as score
 
-    return score(profiles)
+    return score(profiles, **options)
+
+
+@register_stage(
+    "risk",
+    adds=(
+        pa.field("risk_flags", pa.list_(pa.string())),
+        pa.field("risk_scores", pa.map_(pa.string(), pa.float32())),
+        pa.field("risk_reasons", pa.map_(pa.string(), pa.string())),
+    ),
+)
+def risk(posts: pd.DataFrame, context) -> pd.DataFrame:
+    flags: list[list[str]] = [[] for _ in range(len(posts))]
+    scores: list[list[tuple[str, float]]] = [[] for _ in range(len(posts))]
+    reasons: list[list[tuple[str, str]]] = [[] for _ in range(len(posts))]
+    posts["risk_flags"] = pd.Series(flags, index=posts.index, dtype=object)
+    posts["risk_scores"] = pd.Series(scores, index=posts.index, dtype=object)
+    posts["risk_reasons"] = pd.Series(reasons, index=posts.index, dtype=object)
+    return posts
+
+
+def add_flag(posts: pd.DataFrame, flag: str, score: pd.Series, flagged: pd.Series, reason: pd.Series) -> pd.DataFrame:
+    """Record one flag's score for every post, and the flag and its reason where raised."""
+    posts["risk_scores"] = [list(existing) + [(flag, round(float(s), 4))]
+                            for existing, s in zip(posts["risk_scores"], score)]
+    posts["risk_flags"] = [list(existing) + [flag] if hit else list(existing)
+                           for existing, hit in zip(posts["risk_flags"], flagged)]
+    posts["risk_reasons"] = [list(existing) + [(flag, why)] if hit else list(existing)
+                             for existing, why, hit in zip(posts["risk_reasons"], reason, flagged)]
+    return posts
+
+
+@dataclass
+class RiskOutcome:
+    """What the whole archive says: per-post evidence, per-account summaries, the edges."""
+
+    coordination: object  # pipeline.risk.coordination.CoordinationResult
+    burst: object  # pipeline.risk.burst.BurstResult
+    burst_settings: dict
+    activity: pd.DataFrame  # pipeline.risk.bots.activity_features
+
+    @property
+    def edges(self) -> pd.DataFrame:
+        return self.coordination.edges
+
+    def apply_to_posts(self, posts: pd.DataFrame) -> pd.DataFrame:
+        from pipeline.risk import burst, coordination
+
+        posts = posts.copy()
+        found = coordination.flag_posts(posts, self.coordination.posts)
+        posts = add_flag(posts, "coordinated", found["coordinated_score"], found["coordinated"],
+                         found["coordinated_reason"])
+        found = burst.flag_posts(posts, self.burst.periods, self.burst_settings)
+        return add_flag(posts, "burst", found["burst_score"], found["burst"], found["burst_reason"])
+
+    def apply_to_accounts(self, accounts: pd.DataFrame) -> pd.DataFrame:
+        """accounts.parquet plus the coordination, burst and bot-likeness summaries."""
+        from pipeline.risk.bots import score_accounts as score
+
+        keys = ["platform", "account_handle"]
+        accounts = accounts.merge(self.coordination.accounts, on=keys, how="left")
+        accounts = accounts.merge(self.burst.accounts.drop(columns=["active_periods"]), on=keys, how="left")
+        for column in ("coordinated_posts", "near_duplicate_partners", "co_repost_partners", "burst_periods"):
+            accounts[column] = accounts[column].fillna(0).astype("int64")
+        accounts["max_burst_score"] = accounts["max_burst_score"].fillna(0.0)
+        profiles = pd.DataFrame({"account_id": accounts["account_id"], "handle": accounts["account_handle"],
+                                 "followers": accounts["followers"]})
+        if len(accounts):
+            scored = score(profiles, activity=self.activity)
+            accounts["bot_like_score"] = scored["bot_like_score"].to_numpy()
+            accounts["bot_like"] = scored["bot_like"].to_numpy()
+            accounts["bot_like_reason"] = scored["bot_like_reason"].to_numpy()
+        else:
+            accounts = accounts.assign(bot_like_score=pd.Series(dtype=float), bot_like=pd.Series(dtype=bool),
+                                       bot_like_reason=pd.Series(dtype=object))
+        return accounts
+
+
+class RiskAccumulator:
+    """Feed every enriched batch to `update`; `finish` gives the archive-wide evidence."""
+
+    _ACTIVITY = ["platform", "account_id", "account_handle", "created_at", "is_repost"]
+
+    def __init__(self, settings: dict):
+        from pipeline.risk.burst import BurstDetector
+        from pipeline.risk.coordination import CoordinationDetector
+
+        self.settings = settings
+        self.coordination = CoordinationDetector(settings["coordination"])
+        self.burst = BurstDetector(settings["burst"])
+        self._activity: list[pd.DataFrame] = []
+
+    def update(self, posts: pd.DataFrame) -> None:
+        self.coordination.update(posts)
+        self.burst.update(posts)
+        self._activity.append(posts[self._ACTIVITY].copy())
+
+    def finish(self) -> RiskOutcome:
+        from pipeline.risk.bots import activity_features
+
+        posts = pd.concat(self._activity, ignore_index=True) if self._activity else pd.DataFrame(columns=self._ACTIVITY)
+        self._activity = []
+        activity = activity_features(posts) if len(posts) else None
+        return RiskOutcome(self.coordination.finish(), self.burst.finish(), self.settings["burst"], activity)
+

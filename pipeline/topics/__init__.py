@@ -20,12 +20,13 @@ from pipeline.registry import register_stage
 
 def score_topics(model, posts: pd.DataFrame) -> np.ndarray:
     """Per-label scores (threshold at 0.5) from the batch's vectors or its normalised text."""
+    if posts.empty:
+        return np.zeros((0, len(model.classes_)))
     if model.features == "encoder":
         if EMBEDDING not in posts:
             raise UserError("this topic model reads encoder vectors: add the `embed` stage before `topics` "
                             "and use the accurate profile")
-        features = np.stack(posts[EMBEDDING].to_numpy()) if len(posts) else np.zeros((0, model.coef_.shape[1]))
-        return model.decision_scores(features)
+        return model.decision_scores(np.stack(posts[EMBEDDING].to_numpy()))
     return model.decision_scores(posts["text_norm"].tolist())
 
 

@@ -37,7 +37,7 @@ def test_manifest_counts_balance_and_match_the_tables(sample_run):
     assert on_disk["status"] == "complete"
     assert on_disk["inputs"][0]["format"] == "csv"
     assert len(on_disk["inputs"][0]["sha256"]) == 64
-    assert on_disk["config"]["stages"] == ["normalize", "langid"]
+    assert on_disk["config"]["stages"] == ["normalize", "langid", "embed", "topics", "risk"]
     assert {"ingest", "normalize", "langid", "metrics", "write", "total"} <= set(on_disk["timings_seconds"])
     assert on_disk["versions"]["stages"]["langid"].startswith("lingua")
 
