@@ -1,4 +1,5 @@
-"""One timed pipeline run in a process of its own: `python -m benchmarks.measure_run INPUT OUT`.
+"""One timed pipeline run in a process of its own:
+`python -m benchmarks.measure_run INPUT OUT [STAGES]` (comma-separated, or `default`).
 
 Started by the throughput benchmark, so that the peak RSS read at the end belongs to this run
 alone. Prints one JSON line: wall seconds around `runner.run` (model loading included; the
@@ -20,13 +21,14 @@ from pipeline.runner import run  # noqa: E402
 IMPORT_SECONDS = time.perf_counter() - tick
 
 
-def measure(input_path: str, out_dir: str) -> dict:
-    config = load_config()
+def measure(input_path: str, out_dir: str, stages: str = "default") -> dict:
+    config = load_config(overrides=None if stages == "default" else {"stages": stages.split(",")})
     started = time.perf_counter()
     manifest = run([input_path], out_dir, config, progress=False)
     wall = time.perf_counter() - started
     rows = manifest["counts"]["rows_read"]
     return {
+        "stages": config["stages"],
         "rows_read": rows,
         "posts_written": manifest["counts"]["posts_written"],
         "accounts": manifest["outputs"]["accounts.parquet"],
@@ -40,4 +42,4 @@ def measure(input_path: str, out_dir: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(*sys.argv[1:3])))
+    print(json.dumps(measure(*sys.argv[1:4])))

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--repeats", type=int, metavar="N",
                        help="runs per configuration, median reported (default: 3 for the archive, "
                             f"1 for {COPIES}x; 1 each with --quick)")
+    group.add_argument("--stages", default="normalize,langid", metavar="LIST",
+                       help="stages to run, comma-separated, or 'default' for the shipped configuration "
+                            "(default: normalize,langid, the foundation's ingest + normalize + langid figure)")
     group.add_argument("--quick", action="store_true",
                        help=f"smoke check on a {QUICK_ROWS:,}-row slice of the archive (and that slice {COPIES}x); "
                             f"figures go to {NAME}-quick.json")
@@ -51,18 +54,18 @@ def run(args: argparse.Namespace) -> None:
     source = data_file(args.data, WORLD_LEADERS_FILE)
     repeats = {label: args.repeats or (1 if args.quick else default) for label, default in DEFAULT_REPEATS.items()}
     archive = f"quick: {QUICK_ROWS:,}-row slice" if args.quick else "world-leaders archive"
-    print(f"\n== Throughput and peak memory of pipeline.runner.run ({archive}) ==")
+    print(f"\n== Throughput and peak memory of pipeline.runner.run ({archive}; stages: {args.stages}) ==")
     with tempfile.TemporaryDirectory(prefix="diplolens-bench-") as scratch:
         scratch = Path(scratch)
         base = write_slice(source, scratch / "slice.csv", QUICK_ROWS) if args.quick else source
         replicated = write_replicated(base, scratch / f"replicated_{COPIES}x.csv", COPIES)
-        configurations = {label: measure_configuration(label, path, repeats[label], scratch)
+        configurations = {label: measure_configuration(label, path, repeats[label], scratch, args.stages)
                           for label, path in (("1x", base), (f"{COPIES}x", replicated))}
 
     one, many = configurations["1x"]["median"], configurations[f"{COPIES}x"]["median"]
     memory_ratio = round(many["peak_rss_mib"] / one["peak_rss_mib"], 2)
     speed_ratio = round(many["posts_per_second"] / one["posts_per_second"], 2)
-    figures = {"quick": args.quick, "input": str(source), "configurations": configurations,
+    figures = {"quick": args.quick, "stages": args.stages, "input": str(source), "configurations": configurations,
                "peak_rss_ratio_10x_to_1x": memory_ratio, "peak_rss_flat": memory_ratio <= FLAT_RATIO,
                "flat_threshold": FLAT_RATIO, "posts_per_second_ratio_10x_to_1x": speed_ratio}
 
@@ -115,11 +118,11 @@ def varied_copy(row: dict, copy: int) -> dict:
     return row
 
 
-def measure_configuration(label: str, path: Path, repeats: int, scratch: Path) -> dict:
+def measure_configuration(label: str, path: Path, repeats: int, scratch: Path, stages: str) -> dict:
     runs = []
     for attempt in range(1, repeats + 1):
         out_dir = scratch / f"out_{label}_{attempt}"
-        runs.append(measure_in_fresh_process(path, out_dir))
+        runs.append(measure_in_fresh_process(path, out_dir, stages))
         shutil.rmtree(out_dir, ignore_errors=True)  # the 10x tables are large; only the figures matter
         last = runs[-1]
         print(f"  {label} run {attempt}/{repeats}: {last['rows_read']:,} rows in {last['wall_seconds']:.1f} s = "
@@ -135,8 +138,8 @@ def measure_configuration(label: str, path: Path, repeats: int, scratch: Path) -
             "median": median, "runs": runs}
 
 
-def measure_in_fresh_process(path: Path, out_dir: Path) -> dict:
-    completed = subprocess.run([sys.executable, "-m", "benchmarks.measure_run", str(path), str(out_dir)],
+def measure_in_fresh_process(path: Path, out_dir: Path, stages: str) -> dict:
+    completed = subprocess.run([sys.executable, "-m", "benchmarks.measure_run", str(path), str(out_dir), stages],
                                cwd=REPO_ROOT, capture_output=True, text=True)
     if completed.returncode != 0:
         detail = (completed.stderr.strip().splitlines() or ["no error output"])[-1]
