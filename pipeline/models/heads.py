@@ -68,26 +68,29 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # --- estimator API -------------------------------------------------------------------------
 
-    def fit(self, X, y, labels: list[str] | None = None, threshold_rows=None, min_threshold_positives: int = 10):
+    def fit(self, X, y, labels: list[str] | None = None, threshold_rows=None, min_threshold_positives: int = 10,
+            sample_weight=None):
         """`y`: one list of label names per text (empty: none applies). `labels` fixes the
         label set and order (e.g. the whole taxonomy, some labels possibly unseen).
 
         `threshold_rows` (boolean mask): the rows whose out-of-fold scores tune the
         thresholds, e.g. the in-domain posts among news and encyclopedia sentences; a label
         with fewer than `min_threshold_positives` positives there is tuned on all rows.
+        `sample_weight`: per-row weights, e.g. to keep one large source from dominating.
         """
         binarizer = MultiLabelBinarizer(classes=labels) if labels else MultiLabelBinarizer()
         Y = binarizer.fit_transform(y)
         self.classes_ = np.array(binarizer.classes_, dtype=object)
         features = self._featurize(X, fitting=True)
-        out_of_fold = self._out_of_fold_scores(features, Y)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        out_of_fold = self._out_of_fold_scores(features, Y, weights)
         chosen = np.ones(len(Y), bool) if threshold_rows is None else np.asarray(threshold_rows, bool)
         self.thresholds_ = np.array([
             _best_threshold(out_of_fold[rows, j], Y[rows, j])
             for j in range(Y.shape[1])
             for rows in [chosen if Y[chosen, j].sum() >= min_threshold_positives else slice(None)]
         ])
-        self.coef_, self.intercept_ = self._fit_heads(features, Y)
+        self.coef_, self.intercept_ = self._fit_heads(features, Y, weights)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -108,21 +111,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # --- training details -------------------------------------------------------------------------
 
-    def _fit_heads(self, features, Y) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_heads(self, features, Y, weights=None) -> tuple[np.ndarray, np.ndarray]:
         coef = np.zeros((Y.shape[1], features.shape[1]), np.float32)
         intercept = np.full(Y.shape[1], -20.0, np.float32)  # a label never seen: never predicted
         for j in range(Y.shape[1]):
             if 0 < Y[:, j].sum() < len(Y):
                 head = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
-                head.fit(features, Y[:, j])
+                head.fit(features, Y[:, j], sample_weight=weights)
                 coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
         return coef, intercept
 
-    def _out_of_fold_scores(self, features, Y) -> np.ndarray:
+    def _out_of_fold_scores(self, features, Y, weights=None) -> np.ndarray:
         scores = np.zeros(Y.shape, np.float32)
         folds = KFold(self.threshold_folds, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(Y):
-            coef, intercept = self._fit_heads(features[train], Y[train])
+            coef, intercept = self._fit_heads(features[train], Y[train],
+                                              None if weights is None else weights[train])
             scores[held_out] = 1.0 / (1.0 + np.exp(-(np.asarray(features[held_out] @ coef.T) + intercept)))
         return scores
 

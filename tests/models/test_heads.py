@@ -106,3 +106,16 @@ def test_changed_weights_are_refused_at_load(tfidf_model, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(UserError, match="does not match the sha256"):
         TextClassifier.load(tmp_path / "m")
+
+
+def test_rows_with_zero_weight_do_not_move_the_heads(sib):
+    train, _ = sib
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=300).fit_transform(train["text"]).toarray()
+    y = [[c] for c in train["category"]]
+    noise = [["sports"]] * len(y)  # every row again, with a wrong label, weighted zero
+    plain = TextClassifier(features="encoder").fit(X, y)
+    weighted = TextClassifier(features="encoder").fit(np.vstack([X, X]), y + noise,
+                                                      sample_weight=np.r_[np.ones(len(y)), np.zeros(len(y))])
+    assert np.allclose(plain.coef_, weighted.coef_, atol=1e-3)
