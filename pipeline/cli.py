@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--platform", metavar="NAME",
                      help="platform of generic files that have no platform column (default: unknown)")
     run.add_argument("--batch-size", type=int, metavar="N", help="posts per batch")
+    run.add_argument("--period", choices=("month", "quarter", "year"),
+                     help="also write accounts_by_period and actors_by_period (config metrics.period)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
@@ -100,6 +102,8 @@ def _run(args) -> int:
         overrides["ingest.default_platform"] = args.platform.lower()
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
+    if args.period:
+        overrides["metrics.period"] = args.period
     for item in args.model:
         task, sep, name = item.partition("=")
         if not sep or task not in ("topics",) or not name:

@@ -1,25 +1,33 @@
 """Metrics: per-account and per-actor measures, accumulated batch by batch.
 
-Memory grows with the number of accounts (and their active days), never with the number
-of posts, so an archive larger than memory aggregates in one pass. Formulas, with their
-denominators, are in the README's data dictionary; each is one expression in `_account_row`
-or `actor_table`.
+Memory grows with the number of accounts (times their periods, and their active days), never
+with the number of posts, so an archive larger than memory aggregates in one pass. Every
+formula is one function below and one line of the README's data dictionary, with its
+denominator; `_measures` applies them to an account's or an actor's counts.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from pipeline.errors import UserError
+
 ENGAGEMENT = ("likes", "reposts", "replies", "quotes")
+PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
+CRITERIA = ("presence", "interaction", "follow_up", "specialization")
+SENSITIVITY_FACTORS = (0.8, 1.2)  # each weight moved by -20 % and +20 %
 
 
 @dataclass
 class _AccountState:
     platform: str
     handle: str | None
+    period: str | None = None
     account_id: str | None = None
     actor: str | None = None
     actor_type: str | None = None
@@ -32,6 +40,8 @@ class _AccountState:
     with_engagement: int = 0  # posts where at least one engagement count is known
     engagement: dict = field(default_factory=lambda: dict.fromkeys(ENGAGEMENT + ("views",), 0))
     reported: dict = field(default_factory=lambda: dict.fromkeys(ENGAGEMENT + ("views",), 0))
+    original_reposts: int = 0  # reposts received by the account's original posts
+    originals_with_reposts: int = 0  # original posts that report a repost count
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
     followers: int | None = None  # at the latest post that reports it
@@ -39,29 +49,71 @@ class _AccountState:
     days: set = field(default_factory=set)
     languages: Counter = field(default_factory=Counter)
     topics: Counter = field(default_factory=Counter)
+    formats: Counter = field(default_factory=Counter)
+    format_first: dict = field(default_factory=dict)
+    risk_checked: int = 0  # posts whose risk flags were counted
+    risk_flags: Counter = field(default_factory=Counter)
+
+
+def check_period(period: str | None) -> str | None:
+    """`metrics.period` / `--period`: "" or None for no period tables."""
+    if period in (None, ""):
+        return None
+    if period not in PERIODS:
+        raise UserError(f"config: metrics.period must be '', {', '.join(map(repr, PERIODS))}; got {period!r}")
+    return period
 
 
 class AccountMetrics:
-    """Streams batches of enriched posts into per-account state; `tables()` gives the results."""
+    """Streams batches of enriched posts into per-account state; `account_table()` gives the results.
 
-    def __init__(self, min_language_share: float = 0.02):
+    With a `period`, the state is keyed by (account, calendar period) instead, and each row of
+    the table is one account in one period.
+    """
+
+    def __init__(self, min_language_share: float = 0.02, period: str | None = None):
         self.min_language_share = min_language_share
-        self.accounts: dict[tuple[str, str], _AccountState] = {}
+        self.period = check_period(period)
+        self.accounts: dict[tuple[str, str, str | None], _AccountState] = {}
+
+    def _keyed(self, posts: pd.DataFrame) -> pd.DataFrame:
+        key = posts["account_handle"].fillna(posts["account_id"]).fillna("(unknown)")
+        period = None
+        if self.period:
+            # Periods are UTC calendar periods; an undated post has none.
+            stamps = posts["created_at"].dt.tz_convert(None).dt.to_period(PERIODS[self.period])
+            period = stamps.astype(str).where(stamps.notna(), None)
+        return posts.assign(_key=key, _period=period)
+
+    def _state(self, platform: str, handle: str, period: str | None) -> _AccountState:
+        state = self.accounts.get((platform, handle, period))
+        if state is None:
+            state = self.accounts[(platform, handle, period)] = _AccountState(platform, handle, period)
+        return state
 
     def update(self, posts: pd.DataFrame) -> None:
         if posts.empty:
             return
-        key = posts["account_handle"].fillna(posts["account_id"]).fillna("(unknown)")
-        frame = posts.assign(_key=key, _day=posts["created_at"].dt.floor("D"))
-        counts = frame[list(ENGAGEMENT)]
-        frame["_known"] = counts.notna().any(axis=1)
+        frame = self._keyed(posts)
+        frame["_day"] = frame["created_at"].dt.floor("D")
+        frame["_known"] = frame[list(ENGAGEMENT)].notna().any(axis=1)
         for name in ENGAGEMENT + ("views",):
             frame[f"_{name}"] = frame[name].fillna(0).astype("int64")
-        for (platform, handle), group in frame.groupby(["platform", "_key"], sort=False):
-            state = self.accounts.get((platform, handle))
-            if state is None:
-                state = self.accounts[(platform, handle)] = _AccountState(platform, handle)
-            self._merge(state, group)
+        for (platform, handle, period), group in frame.groupby(["platform", "_key", "_period"], sort=False,
+                                                               dropna=False):
+            self._merge(self._state(platform, handle, None if pd.isna(period) else period), group)
+
+    def count_risk_flags(self, posts: pd.DataFrame) -> None:
+        """Count each risk flag once the posts carry all of them (after the archive-wide pass)."""
+        if posts.empty or "risk_flags" not in posts:
+            return
+        frame = self._keyed(posts)
+        for (platform, handle, period), group in frame.groupby(["platform", "_key", "_period"], sort=False,
+                                                               dropna=False):
+            state = self._state(platform, handle, None if pd.isna(period) else period)
+            state.risk_checked += len(group)
+            # A flag counts once per post, even if two detectors raised it.
+            state.risk_flags.update(flag for flags in group["risk_flags"] for flag in set(flags))
 
     @staticmethod
     def _merge(state: _AccountState, group: pd.DataFrame) -> None:
@@ -74,7 +126,10 @@ class AccountMetrics:
         state.replies_made += int(group["is_reply"].sum())
         state.reposts_made += int(group["is_repost"].sum())
         state.quotes_made += int(group["is_quote"].sum())
-        state.originals += int((~group["is_reply"] & ~group["is_repost"]).sum())
+        original = ~group["is_reply"] & ~group["is_repost"]
+        state.originals += int(original.sum())
+        state.original_reposts += int(group.loc[original, "_reposts"].sum())
+        state.originals_with_reposts += int(group.loc[original, "reposts"].notna().sum())
         state.with_engagement += int(group["_known"].sum())
         for name in state.engagement:
             state.engagement[name] += int(group[f"_{name}"].sum())
@@ -95,107 +150,372 @@ class AccountMetrics:
             state.languages.update(group["lang"].tolist())
         if "topics" in group:
             state.topics.update(label for labels in group["topics"] for label in labels)
+        media = group.dropna(subset=["media_type"]) if "media_type" in group else group.iloc[:0]
+        if len(media):
+            state.formats.update(media["media_type"].tolist())
+            for kind, when in media.groupby("media_type")["created_at"].min().items():
+                if kind not in state.format_first or (pd.notna(when) and when < state.format_first[kind]):
+                    state.format_first[kind] = when
 
     def account_table(self) -> pd.DataFrame:
         rows = [_account_row(state, self.min_language_share) for state in self.accounts.values()]
-        table = pd.DataFrame(rows, columns=ACCOUNT_COLUMNS)
-        return table.sort_values(["actor", "platform", "account_handle"], na_position="last").reset_index(drop=True)
+        columns = ACCOUNT_COLUMNS if self.period is None else ["period", *ACCOUNT_COLUMNS]
+        table = pd.DataFrame(rows, columns=columns)
+        by = ["actor", "platform", "account_handle"] + (["period"] if self.period else [])
+        return _with_recency(table.sort_values(by, na_position="last").reset_index(drop=True))
+
+
+# --- One function per measure (see the README's data dictionary). ---
+
+def _ratio(numerator, denominator) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def production(posts: int, span_days: int | None) -> float | None:
+    """GSMI production, over the span of observed posts (account age is rarely exported): posts per week."""
+    return _ratio(posts, span_days / 7) if span_days else None
+
+
+def contribution(original_posts: int, posts: int) -> float | None:
+    """GSMI contribution: original posts (neither reply nor repost) / all posts."""
+    return _ratio(original_posts, posts)
+
+
+def responsiveness(replies_made: int, original_posts: int) -> float | None:
+    """GSMI responsiveness: replies made / original posts."""
+    return _ratio(replies_made, original_posts)
+
+
+def reception(original_reposts: int, originals_with_reposts: int) -> float | None:
+    """GSMI reception: reposts received by original posts / original posts that report reposts."""
+    return _ratio(original_reposts, originals_with_reposts)
+
+
+def interactions_per_post(interactions: int, posts_with_engagement: int) -> float | None:
+    """Twiplomacy: (likes + reposts + replies + quotes) / posts reporting engagement."""
+    return _ratio(interactions, posts_with_engagement)
+
+
+def message_efficiency(likes: int, reposts: int, posts_with_engagement: int) -> float | None:
+    """DDI message efficiency: (likes + reposts) / posts reporting engagement."""
+    return _ratio(likes + reposts, posts_with_engagement)
+
+
+def engagement_per_1k_followers(interactions: int, posts_with_engagement: int, followers: int | None) -> float | None:
+    """Interactions per post per 1,000 followers; null where followers are unknown (or zero)."""
+    per_post = interactions_per_post(interactions, posts_with_engagement)
+    return per_post / followers * 1000 if per_post is not None and followers else None
+
+
+def reply_share(replies_made: int, posts: int) -> float | None:
+    """Twiplomacy's "most conversational": replies made / posts."""
+    return _ratio(replies_made, posts)
+
+
+def recency_days(last_post: pd.Timestamp, latest_post: pd.Timestamp) -> float | None:
+    """Days (fractional) from the account's last post to the latest post of the whole table."""
+    if pd.isna(last_post) or pd.isna(latest_post):
+        return None
+    return (latest_post - last_post).total_seconds() / 86400
+
+
+def shannon_evenness(topic_counts: dict | None, n_categories: int) -> float | None:
+    """Shannon entropy of the issue mix over ln(number of categories): 0 = one issue, 1 = all equally."""
+    counts = [n for n in (topic_counts or {}).values() if n]
+    total = sum(counts)
+    if not total or n_categories < 2:
+        return None
+    return sum(n / total * math.log(total / n) for n in counts) / math.log(n_categories)
+
+
+def gini_simpson(topic_counts: dict | None) -> float | None:
+    """1 - sum of squared issue shares: the chance that two issue labels drawn at random differ."""
+    counts = [n for n in (topic_counts or {}).values() if n]
+    total = sum(counts)
+    return 1 - sum((n / total) ** 2 for n in counts) if total else None
+
+
+def categories_above(topic_counts: dict | None, posts: int, min_share: float) -> int:
+    """Issues found in at least `min_share` of the posts."""
+    return sum(1 for n in (topic_counts or {}).values() if n and posts and n / posts >= min_share)
+
+
+def non_political_share(topic_counts: dict | None, political: list[str]) -> float | None:
+    """Share of issue labels outside the `political` categories (soft-power topics)."""
+    counts = {label: n for label, n in (topic_counts or {}).items() if n}
+    total = sum(counts.values())
+    return _ratio(sum(n for label, n in counts.items() if label not in political), total)
+
+
+def activity_trend(posts_per_period: pd.Series) -> float | None:
+    """Least-squares slope of posts per period (posts per period, per period), from the account's
+    first to its last active period; periods without posts in between count as 0."""
+    if len(posts_per_period) < 2:
+        return None
+    return float(np.polyfit(np.arange(len(posts_per_period)), posts_per_period.to_numpy(float), 1)[0])
+
+
+def _measures(c: dict) -> dict:
+    """The ratio measures from an account's or an actor's counts."""
+    interactions = sum(c[name] or 0 for name in ENGAGEMENT)
+    return {
+        "posts_per_day": _ratio(c["posts"], c["span_days"]),
+        "posts_per_week_of_span": production(c["posts"], c["span_days"]),
+        "contribution": contribution(c["original_posts"], c["posts"]),
+        "responsiveness": responsiveness(c["replies_made"], c["original_posts"]),
+        "reply_share": reply_share(c["replies_made"], c["posts"]),
+        "interactions_per_post": interactions_per_post(interactions, c["posts_with_engagement"]),
+        "message_efficiency": message_efficiency(c["likes"] or 0, c["reposts"] or 0, c["posts_with_engagement"]),
+        "reception": reception(c["original_reposts"], c["originals_with_reposts"]),
+        "format_shares": {kind: n / c["posts"] for kind, n in c["format_counts"].items()} or None,
+        "n_formats": len(c["format_counts"]),
+        "risk_flag_shares": ({flag: n / c["risk_checked_posts"] for flag, n in c["risk_flag_counts"].items()}
+                             or None),
+    }
+
+
+def _span_days(first: pd.Timestamp | None, last: pd.Timestamp | None) -> int | None:
+    return (last.normalize() - first.normalize()).days + 1 if pd.notna(first) and pd.notna(last) else None
 
 
 ACCOUNT_COLUMNS = [
     "platform", "account_handle", "account_id", "actor", "actor_type", "country",
     "posts", "original_posts", "replies_made", "reposts_made", "quotes_made",
     "first_post", "last_post", "span_days", "active_days", "active_day_share", "posts_per_day",
+    "posts_per_week_of_span", "recency_days",
     "languages", "n_languages", "lang_shares", "main_lang", "main_lang_share",
     "likes", "reposts", "replies", "quotes", "views", "posts_with_engagement",
-    "interactions_per_post", "reply_share", "followers",
+    "interactions_per_post", "message_efficiency", "original_reposts", "originals_with_reposts", "reception",
+    "followers", "engagement_per_1k_followers",
+    "reply_share", "contribution", "responsiveness",
+    "format_counts", "format_shares", "n_formats", "format_first_used",
     "topic_counts", "topic_shares", "main_topic",
+    "risk_checked_posts", "risk_flag_counts", "risk_flag_shares",
 ]
 
 
 def _account_row(state: _AccountState, min_language_share: float) -> dict:
-    span = (state.last.normalize() - state.first.normalize()).days + 1 if state.first is not None else None
+    span = _span_days(state.first, state.last)
     detected = Counter({k: v for k, v in state.languages.items() if k != "und"})
     total_detected = sum(detected.values())
     main_lang, main_count = detected.most_common(1)[0] if detected else (None, 0)
     # A language "used" by the account, not a stray misdetection of one short post.
     used = [code for code, n in detected.most_common() if n / total_detected >= min_language_share]
+    # A count no post reported (views on most platforms) is unknown, not zero.
+    engagement = {name: state.engagement[name] if state.reported[name] else None for name in ENGAGEMENT + ("views",)}
+    counts = {
+        "posts": state.posts, "original_posts": state.originals, "replies_made": state.replies_made,
+        "span_days": span, "posts_with_engagement": state.with_engagement, **engagement,
+        "original_reposts": state.original_reposts, "originals_with_reposts": state.originals_with_reposts,
+        "format_counts": dict(state.formats.most_common()),
+        "risk_checked_posts": state.risk_checked, "risk_flag_counts": dict(state.risk_flags.most_common()),
+    }
     interactions = sum(state.engagement[name] for name in ENGAGEMENT)
     return {
+        "period": state.period,
         "platform": state.platform,
         "account_handle": state.handle,
         "account_id": state.account_id,
         "actor": state.actor,
         "actor_type": state.actor_type,
         "country": state.country,
-        "posts": state.posts,
-        "original_posts": state.originals,
-        "replies_made": state.replies_made,
         "reposts_made": state.reposts_made,
         "quotes_made": state.quotes_made,
         "first_post": state.first,
         "last_post": state.last,
-        "span_days": span,
         "active_days": len(state.days),
         "active_day_share": len(state.days) / span if span else None,
-        "posts_per_day": state.posts / span if span else None,
         "languages": used,
         "n_languages": len(used),
         "lang_shares": {code: n / total_detected for code, n in detected.most_common()},
         "main_lang": main_lang,
         "main_lang_share": main_count / total_detected if total_detected else None,
-        # A count no post reported (views on most platforms) is unknown, not zero.
-        **{name: state.engagement[name] if state.reported[name] else None for name in ENGAGEMENT + ("views",)},
-        "posts_with_engagement": state.with_engagement,
-        "interactions_per_post": interactions / state.with_engagement if state.with_engagement else None,
-        "reply_share": state.replies_made / state.posts if state.posts else None,
+        **counts,
+        **_measures(counts),
         "followers": state.followers,
+        "engagement_per_1k_followers": engagement_per_1k_followers(interactions, state.with_engagement,
+                                                                   state.followers),
+        "format_counts": counts["format_counts"] or None,
+        "format_first_used": dict(sorted(state.format_first.items(), key=lambda kv: str(kv[1]))) or None,
         # Share of the account's posts about each issue (a post may be about several).
         "topic_counts": dict(state.topics.most_common()) or None,
         "topic_shares": {label: n / state.posts for label, n in state.topics.most_common()} or None,
         "main_topic": state.topics.most_common(1)[0][0] if state.topics else None,
+        "risk_flag_counts": counts["risk_flag_counts"] or None,
     }
 
 
-def actor_table(accounts: pd.DataFrame) -> pd.DataFrame:
-    """Accounts grouped by actor (country or organisation); accounts with no actor are left out."""
+def _with_recency(table: pd.DataFrame) -> pd.DataFrame:
+    # The reference is the table's latest post: the archive's, or the period's in period tables.
+    latest = (table.groupby("period")["last_post"].transform("max") if "period" in table
+              else pd.Series(table["last_post"].max(), index=table.index))
+    table["recency_days"] = [recency_days(last, ref) for last, ref in zip(table["last_post"], latest)]
+    return table
+
+
+def activity_trends(period_accounts: pd.DataFrame, period: str) -> pd.DataFrame:
+    """`activity_trend` per account from the accounts-by-period table."""
     rows = []
-    for actor, group in accounts.dropna(subset=["actor"]).groupby("actor", sort=True):
+    dated = period_accounts.dropna(subset=["period"])
+    for (platform, handle), group in dated.groupby(["platform", "account_handle"], sort=False):
+        posts = group.set_index(pd.PeriodIndex(group["period"], freq=PERIODS[period]))["posts"]
+        span = pd.period_range(posts.index.min(), posts.index.max(), freq=PERIODS[period])
+        rows.append({"platform": platform, "account_handle": handle,
+                     "activity_trend": activity_trend(posts.groupby(level=0).sum().reindex(span, fill_value=0))})
+    return pd.DataFrame(rows, columns=["platform", "account_handle", "activity_trend"])
+
+
+def with_specialization(table: pd.DataFrame, n_categories: int, min_share: float,
+                        political: list[str]) -> pd.DataFrame:
+    """Add the specialization measures, computed from `topic_counts` (accounts or actors)."""
+    counts = table["topic_counts"].map(lambda c: {k: v for k, v in c.items() if v} if isinstance(c, dict) else None)
+    table = table.copy()
+    table["topic_evenness"] = [shannon_evenness(c, n_categories) for c in counts]
+    table["topic_gini_simpson"] = [gini_simpson(c) for c in counts]
+    table["categories_above_min_share"] = [categories_above(c, p, min_share) for c, p in zip(counts, table["posts"])]
+    table["non_political_share"] = [non_political_share(c, political) for c in counts]
+    return table
+
+
+def _sum_counts(dicts) -> dict:
+    total = Counter()
+    for counts in dicts:
+        if isinstance(counts, dict):
+            total.update({k: v for k, v in counts.items() if v})
+    return dict(total.most_common())
+
+
+def actor_table(accounts: pd.DataFrame) -> pd.DataFrame:
+    """Accounts grouped by actor (country or organisation), and by period in the period table;
+    accounts with no actor are left out."""
+    by = ["actor", "period"] if "period" in accounts else ["actor"]
+    rows = []
+    for key, group in accounts.dropna(subset=["actor"]).groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
         languages = sorted(set(code for codes in group["languages"] for code in codes))
-        with_engagement = int(group["posts_with_engagement"].sum())
-        interactions = int(group[list(ENGAGEMENT)].fillna(0).sum().sum())
         posts = int(group["posts"].sum())
-        topics = Counter()
-        for counts in group["topic_counts"].dropna():
-            topics.update(counts)
+        topics = _sum_counts(group["topic_counts"])
+        first, last = group["first_post"].min(), group["last_post"].max()
+        engagement = {name: int(group[name].sum()) if group[name].notna().any() else None
+                      for name in ENGAGEMENT + ("views",)}
+        counts = {
+            "posts": posts, "span_days": _span_days(first, last),
+            **{name: int(group[name].sum()) for name in (
+                "original_posts", "replies_made", "posts_with_engagement", "original_reposts",
+                "originals_with_reposts")},
+            **engagement,
+            "format_counts": _sum_counts(group["format_counts"]),
+            "risk_checked_posts": int(group["risk_checked_posts"].sum()),
+            "risk_flag_counts": _sum_counts(group["risk_flag_counts"]),
+        }
+        # Pooled over the accounts whose followers are known.
+        known = group[group["followers"].notna()]
+        interactions = int(known[list(ENGAGEMENT)].fillna(0).sum().sum())
         rows.append({
-            "actor": actor,
+            **dict(zip(by, key)),
             "country": group["country"].dropna().iloc[0] if group["country"].notna().any() else None,
             "accounts": len(group),
             "platforms": sorted(group["platform"].unique().tolist()),
             "n_platforms": group["platform"].nunique(),
-            "posts": posts,
-            "original_posts": int(group["original_posts"].sum()),
-            "replies_made": int(group["replies_made"].sum()),
-            "first_post": group["first_post"].min(),
-            "last_post": group["last_post"].max(),
+            "first_post": first,
+            "last_post": last,
             "languages": languages,
             "n_languages": len(languages),
-            **{name: int(group[name].sum()) if group[name].notna().any() else None
-               for name in ENGAGEMENT + ("views",)},
-            "posts_with_engagement": with_engagement,
-            "interactions_per_post": interactions / with_engagement if with_engagement else None,
-            "reply_share": int(group["replies_made"].sum()) / posts if posts else None,
-            "topic_counts": dict(topics.most_common()) or None,
-            "topic_shares": {label: n / posts for label, n in topics.most_common()} or None,
-            "main_topic": topics.most_common(1)[0][0] if topics else None,
+            **counts,
+            **_measures(counts),
+            "followers": int(known["followers"].sum()) if len(known) else None,
+            "engagement_per_1k_followers": engagement_per_1k_followers(
+                interactions, int(known["posts_with_engagement"].sum()), int(known["followers"].sum())),
+            "format_counts": counts["format_counts"] or None,
+            "topic_counts": topics or None,
+            "topic_shares": {label: n / posts for label, n in topics.items()} or None,
+            "main_topic": next(iter(topics), None),
+            "risk_flag_counts": counts["risk_flag_counts"] or None,
         })
-    return pd.DataFrame(rows, columns=ACTOR_COLUMNS)
+    columns = ACTOR_COLUMNS if by == ["actor"] else ["actor", "period", *ACTOR_COLUMNS[1:]]
+    return _with_recency(pd.DataFrame(rows, columns=columns))
 
 
 ACTOR_COLUMNS = [
     "actor", "country", "accounts", "platforms", "n_platforms", "posts", "original_posts",
-    "replies_made", "first_post", "last_post", "languages", "n_languages",
+    "replies_made", "first_post", "last_post", "span_days", "posts_per_day", "posts_per_week_of_span",
+    "recency_days", "languages", "n_languages",
     "likes", "reposts", "replies", "quotes", "views", "posts_with_engagement",
-    "interactions_per_post", "reply_share", "topic_counts", "topic_shares", "main_topic",
+    "interactions_per_post", "message_efficiency", "original_reposts", "originals_with_reposts", "reception",
+    "followers", "engagement_per_1k_followers",
+    "reply_share", "contribution", "responsiveness",
+    "format_counts", "format_shares", "n_formats",
+    "topic_counts", "topic_shares", "main_topic",
+    "risk_checked_posts", "risk_flag_counts", "risk_flag_shares",
 ]
+
+
+# --- Composite index ---
+
+def check_index_settings(settings: dict) -> None:
+    if settings["normalization"] not in ("minmax", "zscore"):
+        raise UserError(f"config: index.normalization must be 'minmax' or 'zscore', got {settings['normalization']!r}")
+    for criterion in CRITERIA:
+        if not isinstance(settings["weights"][criterion], (int, float)) or settings["weights"][criterion] < 0:
+            raise UserError(f"config: index.weights.{criterion} must be a number >= 0")
+    if not sum(settings["weights"].values()):
+        raise UserError("config: index.weights must not all be 0")
+
+
+def normalize(values: pd.Series, method: str) -> pd.Series:
+    """Min-max to 0..1, or z-score (population standard deviation). A measure equal for every
+    actor tells them apart in nothing: it gives null, and so is skipped."""
+    values = pd.to_numeric(values, errors="coerce").astype(float)
+    if method == "minmax":
+        spread = values.max() - values.min()
+        return (values - values.min()) / spread if spread > 0 else values * np.nan
+    spread = values.std(ddof=0)
+    return (values - values.mean()) / spread if spread > 0 else values * np.nan
+
+
+def criterion_scores(actors: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Each criterion's score: the mean of its normalised measures (an unknown measure is skipped)."""
+    scores = {}
+    for criterion in CRITERIA:
+        measures = [normalize(actors[name], settings["normalization"]) for name in settings["measures"][criterion]]
+        scores[f"score_{criterion}"] = pd.concat(measures, axis=1).mean(axis=1) if measures else np.nan
+    return pd.DataFrame(scores, index=actors.index)
+
+
+def _index_and_rank(scores: pd.DataFrame, weights: dict) -> tuple[pd.Series, pd.Series]:
+    # The weighted mean over the criteria an actor has a score for.
+    w = pd.Series({f"score_{c}": float(weights[c]) for c in CRITERIA})
+    known = scores.notna()
+    index = (scores.fillna(0) * w).sum(axis=1) / (known * w).sum(axis=1).replace(0, np.nan)
+    return index, index.rank(ascending=False, method="min").astype("Int64")
+
+
+def composite_index(actors: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Add `score_<criterion>`, `index` (weighted mean of the criterion scores) and `rank` (1 = highest);
+    in the period table, actors are normalised and ranked within each period."""
+    if actors.empty:
+        return actors.assign(**{f"score_{c}": pd.Series(dtype=float) for c in CRITERIA},
+                             index=pd.Series(dtype=float), rank=pd.Series(dtype="Int64"))
+    parts = []
+    for _, group in (actors.groupby("period", sort=False, dropna=False) if "period" in actors else [(None, actors)]):
+        scores = criterion_scores(group, settings)
+        index, rank = _index_and_rank(scores, settings["weights"])
+        parts.append(pd.concat([group, scores], axis=1).assign(index=index, rank=rank))
+    return pd.concat(parts).loc[actors.index]
+
+
+def rank_sensitivity(actors: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Each actor's rank when one criterion's weight moves by -20 % or +20 % (others unchanged)."""
+    scores = criterion_scores(actors, settings)
+    _, base = _index_and_rank(scores, settings["weights"])
+    rows = []
+    for criterion in CRITERIA:
+        for factor in SENSITIVITY_FACTORS:
+            weights = {**settings["weights"], criterion: settings["weights"][criterion] * factor}
+            _, rank = _index_and_rank(scores, weights)
+            rows.append(pd.DataFrame({
+                "actor": actors["actor"], "criterion": criterion, "weight_change": round(factor - 1, 2),
+                "weight": weights[criterion], "base_rank": base, "rank": rank, "rank_change": rank - base,
+            }))
+    columns = ["actor", "criterion", "weight_change", "weight", "base_rank", "rank", "rank_change"]
+    return pd.concat(rows, ignore_index=True) if rows and len(actors) else pd.DataFrame(columns=columns)

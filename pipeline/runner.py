@@ -22,7 +22,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from pipeline import __version__, schema
 from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
-from pipeline.metrics import AccountMetrics, actor_table
+from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, check_index_settings, check_period,
+                              composite_index, rank_sensitivity, with_specialization)
 from pipeline.models import load, resolve_profile, topic_model_name
 from pipeline.outputs import TableWriter, rewrite_table, write_json, write_table
 from pipeline.registry import stages
@@ -70,7 +71,12 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
     quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
     context = StageContext(config, resolve_profile(config))
-    metrics = AccountMetrics(config["metrics"]["min_language_share"])
+    settings = config["metrics"]
+    period = check_period(settings["period"])
+    check_index_settings(config["index"])
+    metrics = AccountMetrics(settings["min_language_share"])
+    # The same measures per calendar period: state keyed by (account, period).
+    by_period = AccountMetrics(settings["min_language_share"], period) if period else None
     risk = RiskAccumulator(config["risk"]) if "risk" in stage_names else None
     timings: dict[str, float] = defaultdict(float)
     per_file: dict[int, dict] = {}  # by id() of the InputFile: a path may be given twice
@@ -94,6 +100,8 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
                     schema.check_columns(posts, expected, name)
                 tick = time.perf_counter()
                 metrics.update(posts)
+                if by_period is not None:
+                    by_period.update(posts)
                 timings["metrics"] += time.perf_counter() - tick
                 if risk is not None:
                     tick = time.perf_counter()
@@ -114,20 +122,27 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         quarantine_writer.close()
 
     tick = time.perf_counter()
-    accounts_table = metrics.account_table()
     outputs = {}
     if risk is not None:
-        # Archive-wide flags: a second streaming pass adds them to the posts already written.
+        # Archive-wide flags: a second streaming pass adds them to the posts already written,
+        # and the risk summaries count every flag there.
         outcome = risk.finish()
-        rewrite_table(out / "posts.parquet", posts_schema, outcome.apply_to_posts, compression)
-        accounts_table = outcome.apply_to_accounts(accounts_table)
+
+        def flag_and_count(batch):
+            batch = outcome.apply_to_posts(batch)
+            for accumulator in filter(None, (metrics, by_period)):
+                accumulator.count_risk_flags(batch)
+            return batch
+
+        rewrite_table(out / "posts.parquet", posts_schema, flag_and_count, compression)
+        accounts_table = outcome.apply_to_accounts(metrics.account_table())
         write_table(outcome.edges, out / "coordination_edges.parquet", compression)
         outputs["coordination_edges.parquet"] = len(outcome.edges)
         timings["risk_archive"] += time.perf_counter() - tick
         tick = time.perf_counter()
-    actors_table = actor_table(accounts_table)
-    write_table(accounts_table, out / "accounts.parquet", compression)
-    write_table(actors_table, out / "actors.parquet", compression)
+    else:
+        accounts_table = metrics.account_table()
+    outputs.update(_write_metrics(accounts_table, by_period, config, out, compression))
     timings["metrics"] += time.perf_counter() - tick
 
     totals = {key: sum(f[key] for f in per_file.values())
@@ -149,8 +164,6 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         "outputs": {
             "posts.parquet": posts_writer.rows,
             "quarantine.parquet": quarantine_writer.rows,
-            "accounts.parquet": len(accounts_table),
-            "actors.parquet": len(actors_table),
             **outputs,
         },
         "warnings": _warnings(mangled_ids, accounts_table, files),
@@ -163,6 +176,34 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     }
     write_json(manifest, out / "manifest.json")
     return manifest
+
+
+def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dict, out: Path,
+                   compression: str) -> dict[str, int]:
+    """accounts, actors (with the composite index), the index's sensitivity and, with a period,
+    the period tables; returns the row count of each file."""
+    from pipeline.topics.corpus import load_taxonomy
+
+    settings = config["metrics"]
+    specialization = dict(n_categories=len(load_taxonomy()), min_share=settings["category_min_share"],
+                          political=settings["political_categories"])
+    tables = {}
+    if by_period is not None:
+        period_accounts = with_specialization(by_period.account_table(), **specialization)
+        accounts_table = accounts_table.merge(activity_trends(period_accounts, by_period.period),
+                                              on=["platform", "account_handle"], how="left")
+        tables["accounts_by_period.parquet"] = period_accounts
+        tables["actors_by_period.parquet"] = composite_index(
+            with_specialization(actor_table(period_accounts), **specialization), config["index"])
+    else:
+        accounts_table = accounts_table.assign(activity_trend=float("nan"))  # needs --period
+    actors = composite_index(with_specialization(actor_table(accounts_table), **specialization), config["index"])
+    tables["accounts.parquet"] = with_specialization(accounts_table, **specialization)
+    tables["actors.parquet"] = actors
+    tables["index_sensitivity.parquet"] = rank_sensitivity(actors, config["index"])
+    for name, table in tables.items():
+        write_table(table, out / name, compression)
+    return {name: len(table) for name, table in tables.items()}
 
 
 def _count(per_file: dict, batch: IngestBatch, written: int) -> None:

@@ -56,6 +56,23 @@ def load(name: str):
     return _load_cached(str(model_dir(name).resolve()))
 
 
+def score_posts(model, posts) -> "np.ndarray":
+    """A text model's per-label scores (each label's threshold at 0.5) for a batch: from the
+    batch's encoder vectors (the `embed` stage) or from its normalised text."""
+    import numpy as np
+
+    if posts.empty:
+        return np.zeros((0, len(model.classes_)))
+    if model.features == "encoder":
+        from pipeline.embed import EMBEDDING
+
+        if EMBEDDING not in posts:
+            raise UserError(f"model {model.metadata_.get('name')} reads encoder vectors: add the `embed` stage "
+                            f"before it and use the accurate profile")
+        return model.decision_scores(np.stack(posts[EMBEDDING].to_numpy()))
+    return model.decision_scores(posts["text_norm"].tolist())
+
+
 def encoder_available(config: dict) -> bool:
     from pipeline.models.encoder import encoder_dir
 

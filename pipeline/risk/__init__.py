@@ -4,8 +4,8 @@ reason a person can read.
 Two parts, because some evidence is in one post and some only in the whole archive:
 
 - the `risk` stage (per batch) starts each post's `risk_flags`, `risk_scores` and
-  `risk_reasons` with the flags a post shows on its own (text heads configured in
-  `risk.text_flags`, when their models are shipped);
+  `risk_reasons` with the flags a post shows on its own: the text heads of
+  `risk.text_flags` (check_worthy, abusive) and links to listed low-credibility domains;
 - `RiskAccumulator` sees every batch and, once the stream ends, adds what needs the whole
   archive: `coordinated` (near-duplicate texts and co-reposts across accounts,
   `pipeline.risk.coordination`), `burst` (abnormal posting volume against the account's own
@@ -21,6 +21,8 @@ the activity features read: unlike the rest of a run, this grows with the archiv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -47,24 +49,48 @@ def score_accounts(profiles, **options):
     ),
 )
 def risk(posts: pd.DataFrame, context) -> pd.DataFrame:
-    flags: list[list[str]] = [[] for _ in range(len(posts))]
-    scores: list[list[tuple[str, float]]] = [[] for _ in range(len(posts))]
-    reasons: list[list[tuple[str, str]]] = [[] for _ in range(len(posts))]
-    posts["risk_flags"] = pd.Series(flags, index=posts.index, dtype=object)
-    posts["risk_scores"] = pd.Series(scores, index=posts.index, dtype=object)
-    posts["risk_reasons"] = pd.Series(reasons, index=posts.index, dtype=object)
-    return posts
+    from pipeline.models import load, score_posts
+    from pipeline.risk.text_flags import low_credibility_links
+
+    settings = context.config["risk"]
+    for column in ("risk_flags", "risk_scores", "risk_reasons"):
+        posts[column] = pd.Series([[] for _ in range(len(posts))], index=posts.index, dtype=object)
+    for flag, models in settings["text_flags"].items():
+        name = models[context.profile]
+        if name:
+            score = pd.Series(score_posts(load(name), posts)[:, 0], index=posts.index)
+            posts = add_flag(posts, flag, score, score >= 0.5, score.map(lambda s: f"{_TEXT_REASONS[flag]} "
+                                                                           f"(score {s:.2f})"))
+    listed = posts["urls"].map(lambda urls: low_credibility_links(urls, _domains(settings["low_credibility_domains"])))
+    return add_flag(posts, "low_credibility_link", listed.map(lambda found: 1.0 if found else 0.0),
+                    listed.map(bool), listed.map(lambda found: "links to " + ", ".join(found) +
+                                                 " (listed in the low-credibility domains)" if found else ""))
+
+
+_TEXT_REASONS = {"check_worthy": "states a check-worthy factual claim", "abusive": "abusive or hateful language"}
+
+
+@lru_cache(maxsize=4)
+def _domains(path: str) -> frozenset[str]:
+    from pipeline.risk.text_flags import load_low_credibility_domains
+
+    return load_low_credibility_domains(Path(path) if path else None)
 
 
 def add_flag(posts: pd.DataFrame, flag: str, score: pd.Series, flagged: pd.Series, reason: pd.Series) -> pd.DataFrame:
     """Record one flag's score for every post, and the flag and its reason where raised."""
-    posts["risk_scores"] = [list(existing) + [(flag, round(float(s), 4))]
+    posts["risk_scores"] = [_pairs(existing) + [(flag, round(float(s), 4))]
                             for existing, s in zip(posts["risk_scores"], score)]
     posts["risk_flags"] = [list(existing) + [flag] if hit else list(existing)
                            for existing, hit in zip(posts["risk_flags"], flagged)]
-    posts["risk_reasons"] = [list(existing) + [(flag, why)] if hit else list(existing)
+    posts["risk_reasons"] = [_pairs(existing) + [(flag, why)] if hit else _pairs(existing)
                              for existing, why, hit in zip(posts["risk_reasons"], reason, flagged)]
     return posts
+
+
+def _pairs(mapping) -> list[tuple]:
+    """A map column's value as (key, value) pairs: read back from Parquet it is a dict."""
+    return list(mapping.items()) if isinstance(mapping, dict) else list(mapping)
 
 
 @dataclass

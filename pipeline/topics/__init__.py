@@ -12,22 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.embed import EMBEDDING
-from pipeline.errors import UserError
-from pipeline.models import load, topic_model_name
+from pipeline.models import load, score_posts, topic_model_name
 from pipeline.registry import register_stage
-
-
-def score_topics(model, posts: pd.DataFrame) -> np.ndarray:
-    """Per-label scores (threshold at 0.5) from the batch's vectors or its normalised text."""
-    if posts.empty:
-        return np.zeros((0, len(model.classes_)))
-    if model.features == "encoder":
-        if EMBEDDING not in posts:
-            raise UserError("this topic model reads encoder vectors: add the `embed` stage before `topics` "
-                            "and use the accurate profile")
-        return model.decision_scores(np.stack(posts[EMBEDDING].to_numpy()))
-    return model.decision_scores(posts["text_norm"].tolist())
 
 
 @register_stage(
@@ -39,7 +25,7 @@ def score_topics(model, posts: pd.DataFrame) -> np.ndarray:
 )
 def topics(posts: pd.DataFrame, context) -> pd.DataFrame:
     model = load(topic_model_name(context.config, context.profile))
-    scores = score_topics(model, posts)
+    scores = score_posts(model, posts)
     labels = list(model.classes_)
     posts["topics"] = pd.Series([[labels[j] for j in np.flatnonzero(row >= 0.5)] for row in scores],
                                 index=posts.index, dtype=object)

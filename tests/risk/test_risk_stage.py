@@ -77,3 +77,27 @@ def test_manifest_counts_still_balance_after_the_second_pass(campaign_run):
     counts = json.loads((out / "manifest.json").read_text("utf-8"))["counts"]
     assert counts["balanced"] and counts["posts_written"] == len(pd.read_parquet(out / "posts.parquet"))
     assert not list(out.glob("*.rewrite")) and not list(out.glob("*.partial"))
+
+
+def test_links_to_listed_low_credibility_domains_are_flagged(tmp_path):
+    posts = pd.read_csv(SAMPLE_POSTS, dtype=str, keep_default_na=False).head(20)
+    posts.loc[0, "text"] = "Read this before you vote: https://www.infowars.com/posts/the-truth-they-hide"
+    posts.loc[1, "text"] = "Our statement on the summit: https://www.notinfowars.com/summit"
+    path = tmp_path / "posts.csv"
+    posts.to_csv(path, index=False)
+    run([str(path)], tmp_path / "out", load_config(overrides=FAST), progress=False)
+    written = pd.read_parquet(tmp_path / "out" / "posts.parquet").set_index("source_row")
+    assert "low_credibility_link" in written.loc[1, "risk_flags"]
+    assert dict(written.loc[1, "risk_reasons"])["low_credibility_link"].startswith("links to infowars.com")
+    assert "low_credibility_link" not in written.loc[2, "risk_flags"]  # a look-alike domain
+
+
+def test_text_heads_named_in_the_config_score_every_post(tmp_path):
+    posts = pd.read_csv(SAMPLE_POSTS, dtype=str, keep_default_na=False).head(30)
+    path = tmp_path / "posts.csv"
+    posts.to_csv(path, index=False)
+    config = load_config(overrides={**FAST, "risk.text_flags.abusive.fast": "abusive-fast"})
+    run([str(path)], tmp_path / "out", config, progress=False)
+    written = pd.read_parquet(tmp_path / "out" / "posts.parquet")
+    assert all("abusive" in dict(scores) for scores in written["risk_scores"])
+    assert all("check_worthy" not in dict(scores) for scores in written["risk_scores"])  # off by default

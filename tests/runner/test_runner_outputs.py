@@ -9,17 +9,18 @@ import pytest
 from pipeline.config import load_config
 from pipeline.runner import SAMPLE_POSTS, run
 
-OUTPUT_FILES = {"posts.parquet", "accounts.parquet", "actors.parquet", "quarantine.parquet", "manifest.json"}
+OUTPUT_FILES = {"posts.parquet", "accounts.parquet", "actors.parquet", "quarantine.parquet", "manifest.json",
+                "index_sensitivity.parquet", "accounts_by_period.parquet", "actors_by_period.parquet"}
 
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample-run")
-    manifest = run([], out, load_config(overrides={"batch_size": 700}), progress=False)
+    manifest = run([], out, load_config(overrides={"batch_size": 700, "metrics.period": "year"}), progress=False)
     return out, manifest
 
 
-def test_sample_run_writes_the_five_output_files(sample_run):
+def test_sample_run_writes_the_output_files(sample_run):
     out, _ = sample_run
     assert OUTPUT_FILES <= {p.name for p in out.iterdir()}
     assert not list(out.glob("*.partial"))
@@ -105,3 +106,18 @@ def test_a_failed_run_leaves_no_table_that_looks_complete(tmp_path, monkeypatch)
     assert not (tmp_path / "manifest.json").exists()
     assert not (tmp_path / "posts.parquet").exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_period_tables_add_up_to_the_whole_and_actors_are_ranked(sample_run):
+    out, manifest = sample_run
+    accounts = pd.read_parquet(out / "accounts.parquet")
+    by_year = pd.read_parquet(out / "accounts_by_period.parquet")
+    assert by_year.groupby("account_handle")["posts"].sum().to_dict() == accounts.set_index("account_handle")["posts"].to_dict()
+    assert set(by_year["period"]) <= {"2015", "2016", "2017", "2018", "2019", "2020"}
+    assert accounts["activity_trend"].notna().any()
+    assert accounts["risk_checked_posts"].eq(accounts["posts"]).all()  # every post went through risk
+    actors = pd.read_parquet(out / "actors.parquet")
+    assert sorted(actors["rank"]) == list(range(1, len(actors) + 1))
+    sensitivity = pd.read_parquet(out / "index_sensitivity.parquet")
+    assert len(sensitivity) == len(actors) * 4 * 2
+    assert manifest["outputs"]["actors_by_period.parquet"] == len(pd.read_parquet(out / "actors_by_period.parquet"))

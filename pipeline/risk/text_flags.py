@@ -1,0 +1,186 @@
+"""Post-level text flags: `check_worthy`, `abusive` (trained heads) and `low_credibility_link`.
+
+The two text flags are binary `TextClassifier`s (one label each, `models/check-worthy`,
+`models/abusive`, and their TF-IDF twins `*-fast`), built by `models/build_risk_models.py`
+from the public sets loaded here. Each loader returns one frame with `text` (normalised as
+posts are in a run), `labels` (`["check_worthy"]`/`[]`, `["abusive"]`/`[]`), `lang`,
+`source` and `split` (`train` or `dev`); dev rows are never trained on.
+
+How each source's caveats (its SOURCE.md) are handled, in one place:
+
+- Official dev splits stay dev (CheckThat! 2024 ar/en, CheckThat! 2020 en, HatEval val).
+  The official test splits are not in the shared data and are not used.
+  Sets shipped without a dev split here (OSACT4: its dev file is not in the shared copy;
+  OLID: only train; MLMA and L-HSAB: no split at all) get one from a hash of the
+  matching key (below): 20 % dev, the same on every machine, and one text always on one side.
+- Duplicates: texts are compared by a matching key (casefolded, platform placeholders and
+  punctuation dropped, spaces collapsed). A key in any dev row is removed from every
+  training row of every source (measured: CheckThat! 2024 English train and dev share 11
+  sentences; OLID, MLMA-en and HatEval a few short tweets; the Arabic sets none, but
+  they are tweets of the same years). Within a split a key is kept once per source
+  (L-HSAB alone repeats 101 texts); a training key whose sources disagree on the label
+  is dropped.
+- Placeholders: OSACT4 and OLID write `@USER`, `URL`, `<LF>`; MLMA `@user`, `@url` (`@URL` in English). A run's
+  normalised text has no URLs and keeps mentions, so URL placeholders are removed,
+  `<LF>` becomes a space and `@USER` becomes `@user`.
+- Labels: OSACT4 `OFF` (which includes all hate speech), OLID level A `OFF`, L-HSAB `abusive`
+  or `hate`, MLMA any hostility other than single-label `normal` (the authors' own binary
+  reading) are `abusive`. HatEval's `hate` means hate against immigrants or women only; its
+  `not-hate` tweets include plain insults, which every other set calls offensive. Its
+  tweets do not train (as negatives they contradict the other sets; as positives alone
+  they taught the head that tweets about migrants or women are abusive: measured, HatEval
+  dev macro-F1 0.34 with them, 0.46 without, the other sets unchanged or better); its val
+  split is reported for what it is (hate vs not-hate, not abusive vs not).
+- CheckThat! 2024 was read with QUOTE_NONE: English sentences keep the TSV's quoting
+  (`"I was in Houston ..."`, `""Crocodile Dundee.""`); the wrapping quotes are removed and doubled ones undoubled.
+  CheckThat! 2020's `claim` column is not the target (`check_worthiness` is).
+- MLMA's texts are the authors' lower-cased, partly de-accented versions, and its English
+  file holds some French tweets: `lang` stays the file's language (the figures say which file).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from pipeline.normalize import normalize_text
+
+CHECK_WORTHY = "check_worthy"
+ABUSIVE = "abusive"
+DEV_SHARE = 0.2
+DOMAINS_FILE = Path(__file__).resolve().parents[2] / "corpora" / "low_credibility_domains.csv"
+
+_URL_PLACEHOLDER = re.compile(r"(?<![\w@])@?url\b", re.IGNORECASE)
+_USER_PLACEHOLDER = re.compile(r"@USER\b")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+# --- check_worthy -------------------------------------------------------------------------------
+
+def load_checkworthy(data_dir: Path) -> pd.DataFrame:
+    """CheckThat! 2024 Task 1 (ar tweets, en debate sentences) and CheckThat! 2020 Task 1 (en
+    COVID-19 tweets), official train and dev."""
+    data_dir = Path(data_dir)
+    ct24, ct20 = data_dir / "checkthat2024_task1_checkworthiness", data_dir / "checkthat2020_task1_en_tweets"
+    parts = []
+    for lang, text_column in (("arabic", "tweet_text"), ("english", "Text")):
+        for split in ("train", "dev"):
+            raw = _read(ct24 / f"CT24_{lang}_{split}.csv")
+            parts.append(_frame(raw[text_column].map(_unquote_tsv), raw["class_label"] == "Yes", CHECK_WORTHY,
+                                raw["lang"], "checkthat2024", split))
+    for split in ("train", "dev"):
+        raw = _read(ct20 / f"CT20_en_{split}.csv")
+        parts.append(_frame(raw["tweet_text"], raw["check_worthiness"] == "1", CHECK_WORTHY, "en",
+                            "checkthat2020", split))
+    return _resolve_overlaps(pd.concat(parts, ignore_index=True))
+
+
+def _unquote_tsv(text: str) -> str:
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return text.replace('""', '"')
+
+
+# --- abusive -------------------------------------------------------------------------------------
+
+def load_abusive(data_dir: Path) -> pd.DataFrame:
+    """OSACT4 (ar), OLID level A (en), MLMA (ar/en/fr), L-HSAB (Levantine ar); HatEval (en)
+    val for evaluation only."""
+    data_dir = Path(data_dir)
+    osact = _read(data_dir / "osact4_arabic_offensive" / "osact4_train.csv")
+    olid = _read(data_dir / "olid_offenseval2019_en" / "olid_train.csv")
+    lhsab = _read(data_dir / "l_hsab_levantine" / "l_hsab.csv")
+    parts = [
+        _frame(osact["tweet"], osact["off_label"] == "OFF", ABUSIVE, "ar", "osact4", None),
+        _frame(olid["tweet"], olid["subtask_a"] == "OFF", ABUSIVE, "en", "olid", None),
+        _frame(lhsab["tweet"], lhsab["label"].isin(["abusive", "hate"]), ABUSIVE, "ar", "l_hsab", None),
+    ]
+    for lang in ("ar", "en", "fr"):
+        mlma = _read(data_dir / "mlma_hate_speech" / f"mlma_{lang}.csv")
+        parts.append(_frame(mlma["tweet"], mlma["sentiment"] != "normal", ABUSIVE, lang, "mlma", None))
+    hateval = _read(data_dir / "tweeteval_hateval_en" / "hate_val.csv")
+    parts.append(_frame(hateval["text"], hateval["label"] == "1", ABUSIVE, "en", "hateval", "dev"))
+    return _resolve_overlaps(pd.concat(parts, ignore_index=True))
+
+
+# --- shared loading rules -----------------------------------------------------------------------
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _frame(texts, positive, label: str, lang, source: str, split: str | None) -> pd.DataFrame:
+    """Rows of one source; `split` None: assigned by the hash of the matching key."""
+    texts = [normalize_text(_placeholders_as_in_posts(t)) for t in texts]
+    frame = pd.DataFrame({"text": texts, "positive": pd.Series(positive).to_numpy(bool), "lang": lang,
+                          "source": source})
+    frame["key"] = frame["text"].map(match_key)
+    frame["split"] = split if split else frame["key"].map(_hash_split)
+    frame["labels"] = [[label] if p else [] for p in frame["positive"]]
+    return frame
+
+
+def _placeholders_as_in_posts(text: str) -> str:
+    return _USER_PLACEHOLDER.sub("@user", _URL_PLACEHOLDER.sub(" ", text.replace("<LF>", " ")))
+
+
+def match_key(text: str) -> str:
+    """What two copies of one tweet share across sets: words only, casefolded, no mentions."""
+    return " ".join(_NOT_WORD.sub(" ", text.replace("@user", " ").casefold()).split())
+
+
+def _hash_split(key: str) -> str:
+    share = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "dev" if share < DEV_SHARE else "train"
+
+
+def _resolve_overlaps(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[frame["key"] != ""]
+    dev_keys = set(frame.loc[frame["split"] == "dev", "key"])
+    train = frame[(frame["split"] == "train") & ~frame["key"].isin(dev_keys)]
+    agreeing = train.groupby("key")["positive"].nunique() == 1
+    train = train[train["key"].map(agreeing)]
+    frame = pd.concat([train, frame[frame["split"] == "dev"]]).drop_duplicates(["source", "split", "key"])
+    return frame[["text", "labels", "lang", "source", "split"]].reset_index(drop=True)
+
+
+# --- low_credibility_link ---------------------------------------------------------------------------
+
+def load_low_credibility_domains(path: Path | None = None) -> frozenset[str]:
+    """Registered domains from the list (`corpora/low_credibility_domains.csv`, column
+    `domain`; users edit it or pass their own)."""
+    with open(path or DOMAINS_FILE, newline="", encoding="utf-8") as handle:
+        return frozenset(row["domain"].strip().lower().rstrip(".") for row in csv.DictReader(handle)
+                         if row["domain"].strip() and not row["domain"].startswith("#"))
+
+
+def low_credibility_links(urls, domains) -> list[str]:
+    """The listed domains that the (expanded) `urls` of one post point to: a host matches
+    a domain when it is that domain or a subdomain of it (www., m., en. ...), never a
+    look-alike that merely ends with the same letters (notbbc.com is not bbc.com)."""
+    found = []
+    for url in urls:
+        host = _host(url)
+        parts = host.split(".")
+        for start in range(len(parts) - 1):
+            candidate = ".".join(parts[start:])
+            if candidate in domains and candidate not in found:
+                found.append(candidate)
+                break
+    return found
+
+
+def _host(url: str) -> str:
+    url = url.strip()
+    if "://" not in url:
+        url = "//" + url  # "www.example.com/page": urlsplit needs the "//" to see a host
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").lower()
