@@ -144,10 +144,11 @@ def _models(args) -> int:
         return 0
     from pipeline.models import MODELS_DIR, load
 
+    print(f"{'model':<20}{'kind':<20}{'features':<10}{'version':<14}trained")
     for folder in sorted(p for p in MODELS_DIR.iterdir() if (p / "model.json").is_file()):
         meta = load(folder.name).metadata_
-        print(f"{folder.name:<16} {meta.get('task', '?'):<8} {meta.get('features', '?'):<8} "
-              f"trained {meta.get('trained_at', '?')}, {meta.get('training_rows', 0):,} rows")
+        print(f"{folder.name:<20}{meta.get('task') or meta.get('estimator', ''):<20}"
+              f"{meta.get('features') or 'profile':<10}{meta.get('version', ''):<14}{meta.get('trained_at', '')}")
     return 0
 
 

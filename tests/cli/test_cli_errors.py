@@ -103,3 +103,15 @@ def test_console_script_exits_2_without_traceback(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "diplolens: error: input not found: missing.csv"
+
+
+def test_models_list_names_every_shipped_model(capsys):
+    assert main(["models", "list"]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert {"topics-e5", "topics-fast", "bot-like"} <= listed
+
+
+def test_accurate_profile_without_the_encoder_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DIPLOLENS_HOME", str(tmp_path / "empty-home"))
+    assert main(["run", "--profile", "accurate", "--out", str(tmp_path / "out")]) == 2
+    assert "diplolens models setup" in _error_line(capsys)
