@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--period", choices=("month", "quarter", "year"),
                      help="also write accounts_by_period and actors_by_period (config metrics.period)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--engine", choices=("local", "dask"), default="local",
+                     help="local: this process; dask: a Dask cluster (needs the dask extra), same outputs")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster)")
+    run.add_argument("--dask-workers", type=int, metavar="N",
+                     help="with --engine dask and no --scheduler: LocalCluster workers (default: one per core)")
 
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
                      help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
@@ -111,7 +117,8 @@ def _run(args) -> int:
         overrides[f"models.{task}"] = name
     config = load_config(args.config, overrides)
     manifest = run(args.inputs, args.out, config, args.accounts,
-                   progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]])
+                   progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]],
+                   engine=_engine(args))
     counts = manifest["counts"]
     print(f"{counts['rows_read']:,} rows read: {counts['posts_written']:,} posts written, "
           f"{counts['quarantined']:,} quarantined, {counts['duplicates']:,} duplicates "
@@ -119,6 +126,16 @@ def _run(args) -> int:
     for warning in manifest["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _engine(args):
+    if args.engine == "local":
+        if args.scheduler or args.dask_workers:
+            raise UserError("--scheduler and --dask-workers need --engine dask")
+        return None
+    from pipeline.dask_engine import DaskEngine
+
+    return DaskEngine(args.scheduler, args.dask_workers)
 
 
 def _formats() -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -45,8 +46,12 @@ class StageContext:
 
 
 def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
-        progress: bool | None = None, command: list[str] | None = None) -> dict:
-    """Run the pipeline; returns the manifest (also written to OUT/manifest.json)."""
+        progress: bool | None = None, command: list[str] | None = None, engine=None) -> dict:
+    """Run the pipeline; returns the manifest (also written to OUT/manifest.json).
+
+    `engine(files, config, accounts, context, timings)` yields the enriched batches in input
+    order; the default enriches them here (`local_batches`), `pipeline.dask_engine` on a
+    Dask cluster. Everything archive-wide (duplicates aside) happens here, for both."""
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc)
     if not inputs:
@@ -65,8 +70,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
     posts_schema = schema.output_schema(config["stages"])
     stage_names = config["stages"]
-    stage_functions = {name: stages()[name].run for name in stage_names}
-    stage_schemas = [(name, schema.output_schema(stage_names[: i + 1])) for i, name in enumerate(stage_names)]
+    engine = engine or local_batches
     compression = config["outputs"]["compression"]
     posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
     quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
@@ -84,20 +88,8 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
     with _progress_display(progress, files) as display:
         try:
-            batches = ingest_batches(files, config, accounts)
-            while True:
-                tick = time.perf_counter()
-                batch = next(batches, None)
-                timings["ingest"] += time.perf_counter() - tick
-                if batch is None:
-                    break
+            for batch in engine(files, config, accounts, context, timings):
                 posts = batch.posts
-                schema.check_columns(posts, schema.POSTS, "ingest")
-                for name, expected in stage_schemas:
-                    tick = time.perf_counter()
-                    posts = stage_functions[name](posts, context)
-                    timings[name] += time.perf_counter() - tick
-                    schema.check_columns(posts, expected, name)
                 tick = time.perf_counter()
                 metrics.update(posts)
                 if by_period is not None:
@@ -168,6 +160,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         },
         "warnings": _warnings(mangled_ids, accounts_table, files),
         "config": config,
+        "engine": getattr(engine, "description", {"name": "local"}),
         "profile": context.profile,
         "versions": _versions(config["stages"]),
         "models": _models_used(config, context.profile),
@@ -176,6 +169,33 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     }
     write_json(manifest, out / "manifest.json")
     return manifest
+
+
+def local_batches(files, config: dict, accounts: AccountsRegistry | None, context: StageContext,
+                  timings: dict[str, float]) -> Iterator[IngestBatch]:
+    """The local engine: ingest each batch and enrich it in this process."""
+    batches = ingest_batches(files, config, accounts)
+    while True:
+        tick = time.perf_counter()
+        batch = next(batches, None)
+        timings["ingest"] += time.perf_counter() - tick
+        if batch is None:
+            return
+        batch.posts = enrich(batch.posts, context, timings)
+        yield batch
+
+
+def enrich(posts, context: StageContext, timings: dict[str, float]):
+    """One batch of canonical posts through the configured stages, the schema checked at
+    every boundary; each stage's seconds are added to `timings`."""
+    stage_names = context.config["stages"]
+    schema.check_columns(posts, schema.POSTS, "ingest")
+    for i, name in enumerate(stage_names):
+        tick = time.perf_counter()
+        posts = stages()[name].run(posts, context)
+        timings[name] += time.perf_counter() - tick
+        schema.check_columns(posts, schema.output_schema(stage_names[: i + 1]), name)
+    return posts
 
 
 def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dict, out: Path,

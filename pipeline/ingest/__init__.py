@@ -135,27 +135,32 @@ class Deduplicator:
 
 
 def ingest_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None = None) -> Iterator[IngestBatch]:
-    settings = config["ingest"]
-    options = ReadOptions(
-        column_map=dict(settings["column_map"]),
-        default_platform=settings["default_platform"],
-        max_field_chars=settings["max_field_chars"],
-    )
-    batch_size = config["batch_size"]
+    options = read_options(config)
     deduplicator = Deduplicator()
     for source in files:
         if source.reader is None:
             continue
         records = source.reader.read(source.path, options, source.sample)
-        for chunk in _chunks(records, batch_size):
-            batch = to_canonical(chunk, str(source.path), source.reader.name, options.default_platform,
-                                 options.max_field_chars, settings["dayfirst"])
-            posts, duplicates = deduplicator.drop_duplicates(batch.posts)
-            if accounts is not None:
-                posts = accounts.attach(posts)
-            yield IngestBatch(posts=posts, quarantine=batch.quarantine, mangled_ids=batch.mangled_ids,
-                              warnings=batch.warnings, source=source, rows_read=len(chunk),
-                              duplicates=duplicates)
+        for batch in canonical_batches(source, records, config, options):
+            posts, batch.duplicates = deduplicator.drop_duplicates(batch.posts)
+            batch.posts = accounts.attach(posts) if accounts is not None else posts
+            yield batch
+
+
+def read_options(config: dict) -> ReadOptions:
+    settings = config["ingest"]
+    return ReadOptions(column_map=dict(settings["column_map"]), default_platform=settings["default_platform"],
+                       max_field_chars=settings["max_field_chars"])
+
+
+def canonical_batches(source: InputFile, records: Iterator[RawRecord], config: dict,
+                      options: ReadOptions) -> Iterator[IngestBatch]:
+    """A file's records in batches of `batch_size`, typed into canonical posts (duplicates kept)."""
+    for chunk in _chunks(records, config["batch_size"]):
+        batch = to_canonical(chunk, str(source.path), source.reader.name, options.default_platform,
+                             options.max_field_chars, config["ingest"]["dayfirst"])
+        yield IngestBatch(posts=batch.posts, quarantine=batch.quarantine, mangled_ids=batch.mangled_ids,
+                          warnings=batch.warnings, source=source, rows_read=len(chunk))
 
 
 def _chunks(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:

@@ -271,15 +271,34 @@ def read_generic_json(path: Path, options: ReadOptions, sample: Sample) -> Itera
 
 @register_reader("parquet", "Generic Parquet; columns mapped by name", lambda s: s.container == "parquet", priority=90)
 def read_generic_parquet(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
+    return read_parquet_rows(path, options)
+
+
+def read_parquet_rows(path: Path, options: ReadOptions, start: int = 0, stop: int | None = None) -> Iterator[RawRecord]:
+    """Rows `start` to `stop` (0-based, stop excluded) of a generic Parquet file, reading only
+    the row groups that hold them: the Dask engine reads a file in slices."""
     parquet = pq.ParquetFile(path)
     column_map = ColumnMap(GENERIC_COLUMNS, options.column_map)
     resolved = column_map.resolve(parquet.schema_arrow.names, path)
-    number = 0
-    for batch in parquet.iter_batches(batch_size=10_000):
+    stop = parquet.metadata.num_rows if stop is None else stop
+    groups, first, number = [], 0, 0  # number: rows before the first group read
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        if first + rows <= start:
+            number = first + rows
+        elif first < stop:
+            groups.append(group)
+        first += rows
+    if not groups:
+        return
+    for batch in parquet.iter_batches(batch_size=10_000, row_groups=groups):
         for row in batch.to_pylist():
             number += 1
-            fields = {name: row[column] for name, column in resolved.items()}
-            yield RawRecord(number, json.dumps(row, default=str, ensure_ascii=False), fields=fields)
+            if number > stop:
+                return
+            if number > start:
+                fields = {name: row[column] for name, column in resolved.items()}
+                yield RawRecord(number, json.dumps(row, default=str, ensure_ascii=False), fields=fields)
 
 
 # --- twarc ----------------------------------------------------------------------------
