@@ -34,7 +34,6 @@ from pipeline.ingest.tabular import read_parquet_rows
 
 PARTITION_BATCHES = 4  # batches per Parquet slice: enough work per task to hide its overhead
 IN_FLIGHT_PER_WORKER = 2  # partitions queued per worker while the client reads the oldest
-CONNECT_TIMEOUT = "10s"
 
 
 @dataclass(frozen=True)
@@ -91,11 +90,12 @@ def enrich_partition(source: InputFile, partition: Partition, accounts: Accounts
 class DaskEngine:
     """An engine for `pipeline.runner.run`: yields the enriched batches in input order."""
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None):
+    def __init__(self, scheduler: str | None = None, workers: int | None = None, connect_timeout: str = "10s"):
         if workers is not None and workers < 1:
             raise UserError(f"--dask-workers must be at least 1, not {workers}")
         self.scheduler = scheduler
         self.workers = workers
+        self.connect_timeout = connect_timeout
         self.description = {"name": "dask", "scheduler": scheduler or "LocalCluster"}
 
     def __call__(self, files: list[InputFile], config: dict, accounts: AccountsRegistry | None, context,
@@ -135,7 +135,7 @@ class DaskEngine:
             raise UserError("--engine dask needs Dask: pip install 'diplolens[dask]'")
         if self.scheduler:
             try:
-                return stack.enter_context(Client(self.scheduler, timeout=CONNECT_TIMEOUT))
+                return stack.enter_context(Client(self.scheduler, timeout=self.connect_timeout))
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise UserError(f"cannot connect to the Dask scheduler at {self.scheduler!r}: {exc}")
         cluster = stack.enter_context(LocalCluster(

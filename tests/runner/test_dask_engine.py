@@ -1,0 +1,125 @@
+"""The Dask engine gives the local engine's outputs, table for table, on a real subset of the
+sample archive written to Parquet and split over several partitions; with duplicates and a
+near-duplicate campaign whose posts fall in different partitions."""
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import load_config
+from pipeline.runner import SAMPLE_ACCOUNTS, SAMPLE_POSTS, run
+
+distributed = pytest.importorskip("dask.distributed")
+from pipeline.dask_engine import PARTITION_BATCHES, DaskEngine  # noqa: E402
+
+BATCH_SIZE = 40  # a partition is PARTITION_BATCHES batches: 160 rows
+ROWS = 480
+TABLES = ["posts", "quarantine", "accounts", "actors", "index_sensitivity", "accounts_by_period",
+          "actors_by_period", "coordination_edges"]
+
+
+def campaign(sample: pd.DataFrame) -> pd.DataFrame:
+    """Three accounts post one long real text, lightly edited, within four minutes: a
+    near-duplicate campaign (min_accounts 3) the engines must find across partitions."""
+    original = sample[sample["text"].str.len() > 120].iloc[0]
+    rows = []
+    for k, account in enumerate(sample["username"].drop_duplicates().iloc[:3]):
+        row = original.copy()
+        row["id"], row["username"], row["account"] = f"9{k}0000000000000000", account, account
+        row["date"] = f"2019-06-01 12:0{2 * k}:00"
+        row["text"] = original["text"] + ("" if k == 0 else f" #{k}")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """Two Parquet files of real sample posts (strings, as the CSV holds them): the second
+    repeats posts of the first (duplicates across files and partitions), one campaign post
+    sits in each partition, and one row has no text (quarantine)."""
+    folder = tmp_path_factory.mktemp("dask-archive")
+    sample = pd.read_csv(SAMPLE_POSTS, dtype=str, keep_default_na=False).iloc[::6].head(ROWS)
+    posts = campaign(sample)
+    first = pd.concat([sample.iloc[:150], posts.iloc[[0]], sample.iloc[150:300], posts.iloc[[1]],
+                       sample.iloc[300:]], ignore_index=True)
+    first.loc[7, "text"] = ""
+    second = pd.concat([sample.iloc[290:330], posts.iloc[[2]], sample.iloc[:5]], ignore_index=True)
+    paths = [folder / "part-1.parquet", folder / "part-2.parquet"]
+    for frame, path in zip((first, second), paths):
+        # Small row groups: a partition spans several, and a slice starts inside one.
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=70)
+    return [str(p) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(overrides={"batch_size": BATCH_SIZE, "profile": "fast", "metrics.period": "year"})
+
+
+@pytest.fixture(scope="module")
+def both_runs(archive, config, tmp_path_factory):
+    local = tmp_path_factory.mktemp("local")
+    run(archive, local, config, SAMPLE_ACCOUNTS, progress=False)
+    on_dask = tmp_path_factory.mktemp("dask")
+    # Threads keep start-up fast; process workers are the LocalCluster the CLI starts.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        run(archive, on_dask, config, SAMPLE_ACCOUNTS, progress=False, engine=DaskEngine(cluster.scheduler_address))
+    return local, on_dask
+
+
+def read_manifest(out):
+    return json.loads((out / "manifest.json").read_text("utf-8"))
+
+
+def test_the_archive_spans_several_partitions(archive):
+    rows = sum(pq.read_metadata(path).num_rows for path in archive)
+    assert rows > 2 * PARTITION_BATCHES * BATCH_SIZE
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_is_the_local_engines(both_runs, table):
+    local, on_dask = both_runs
+    expected = pd.read_parquet(local / f"{table}.parquet")
+    assert len(expected) or table == "quarantine"
+    pd.testing.assert_frame_equal(pd.read_parquet(on_dask / f"{table}.parquet"), expected)
+
+
+def test_duplicates_across_partitions_are_dropped_once_and_counted(both_runs):
+    local, on_dask = both_runs
+    counts = read_manifest(on_dask)["counts"]
+    assert counts == read_manifest(local)["counts"]
+    assert counts["duplicates"] == 45 and counts["quarantined"] == 1 and counts["balanced"]
+    assert [entry["duplicates"] for entry in read_manifest(on_dask)["inputs"]] == [0, 45]
+
+
+def test_the_campaign_across_partitions_is_coordinated(both_runs):
+    _, on_dask = both_runs
+    posts = pd.read_parquet(on_dask / "posts.parquet", columns=["post_id", "risk_flags"])
+    flagged = posts[posts["risk_flags"].map(lambda flags: "coordinated" in flags)]
+    assert {"900000000000000000", "910000000000000000", "920000000000000000"} <= set(flagged["post_id"])
+
+
+def test_the_manifest_names_the_engine(both_runs):
+    _, on_dask = both_runs
+    engine = read_manifest(on_dask)["engine"]
+    assert engine["name"] == "dask" and engine["workers"] == 2 and engine["partitions"] == 5
+
+
+def test_an_unreachable_scheduler_is_a_user_error(archive, config, tmp_path):
+    from pipeline.errors import UserError
+
+    with pytest.raises(UserError, match="cannot connect to the Dask scheduler"):
+        run(archive, tmp_path, config, engine=DaskEngine("tcp://127.0.0.1:1", connect_timeout="1s"))
+
+
+def test_a_bad_scheduler_address_is_one_line_and_exit_2(archive, tmp_path, capsys):
+    from pipeline.cli import main
+
+    code = main(["run", *archive, "--out", str(tmp_path), "--engine", "dask", "--scheduler", "nowhere:xyz"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert error.startswith("diplolens: error: cannot connect to the Dask scheduler at 'nowhere:xyz'")
