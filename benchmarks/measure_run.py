@@ -1,15 +1,18 @@
 """One timed pipeline run in a process of its own:
-`python -m benchmarks.measure_run INPUT OUT [STAGES]` (comma-separated, or `default`).
+`python -m benchmarks.measure_run INPUT OUT [STAGES [ENGINE [WORKERS]]]` (stages comma-separated,
+or `default`; engine `local` or `dask`, the latter on a LocalCluster of WORKERS processes).
 
-Started by the throughput benchmark, so that the peak RSS read at the end belongs to this run
-alone. Prints one JSON line: wall seconds around `runner.run` (model loading included; the
-interpreter start and imports are timed apart), the manifest's counts and stage timings, and
-the process's peak RSS.
+Started by the throughput and scale benchmarks, so that the peak RSS read at the end belongs
+to this run alone. Prints one JSON line: wall seconds around `runner.run` (model loading
+included; the interpreter start and imports, and the cluster's start, are timed apart), the
+manifest's counts and stage timings, and the peak RSS: this process's, plus, for Dask, each
+worker process's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import sys
 import time
@@ -21,25 +24,52 @@ from pipeline.runner import run  # noqa: E402
 IMPORT_SECONDS = time.perf_counter() - tick
 
 
-def measure(input_path: str, out_dir: str, stages: str = "default") -> dict:
+def measure(input_path: str, out_dir: str, stages: str = "default", engine: str = "local",
+            workers: str = "2") -> dict:
     config = load_config(overrides=None if stages == "default" else {"stages": stages.split(",")})
+    if engine == "local":
+        figures = timed_run(input_path, out_dir, config)
+        return {**figures, "peak_rss_mib": peak_rss_mib()}
+
+    from dask.distributed import Client, LocalCluster
+
+    from pipeline.dask_engine import DaskEngine
+
+    tick = time.perf_counter()
+    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        cluster_seconds = time.perf_counter() - tick
+        figures = timed_run(input_path, out_dir, config, DaskEngine(cluster.scheduler_address))
+        worker_rss = sorted(client.run(peak_rss_mib).values())
+    client_rss = peak_rss_mib()
+    return {**figures, "workers": int(workers), "cluster_start_seconds": round(cluster_seconds, 3),
+            "client_peak_rss_mib": client_rss, "worker_peak_rss_mib": worker_rss,
+            "peak_rss_mib": round(client_rss + sum(worker_rss), 1)}
+
+
+def timed_run(input_path: str, out_dir: str, config: dict, engine=None) -> dict:
     started = time.perf_counter()
-    manifest = run([input_path], out_dir, config, progress=False)
+    manifest = run([input_path], out_dir, config, progress=False, engine=engine)
     wall = time.perf_counter() - started
     rows = manifest["counts"]["rows_read"]
     return {
         "stages": config["stages"],
+        "engine": manifest["engine"],
         "rows_read": rows,
         "posts_written": manifest["counts"]["posts_written"],
+        "duplicates": manifest["counts"]["duplicates"],
         "accounts": manifest["outputs"]["accounts.parquet"],
         "wall_seconds": round(wall, 3),
         "posts_per_second": round(rows / wall, 1),
         "import_seconds": round(IMPORT_SECONDS, 3),
         "stage_seconds": manifest["timings_seconds"],
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
+def peak_rss_mib() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(*sys.argv[1:4])))
+    print(json.dumps(measure(*sys.argv[1:6])))

@@ -138,9 +138,11 @@ def measure_configuration(label: str, path: Path, repeats: int, scratch: Path, s
             "median": median, "runs": runs}
 
 
-def measure_in_fresh_process(path: Path, out_dir: Path, stages: str) -> dict:
-    completed = subprocess.run([sys.executable, "-m", "benchmarks.measure_run", str(path), str(out_dir), stages],
-                               cwd=REPO_ROOT, capture_output=True, text=True)
+def measure_in_fresh_process(path: Path, out_dir: Path, stages: str, engine: str = "local",
+                             workers: int | None = None) -> dict:
+    command = [sys.executable, "-m", "benchmarks.measure_run", str(path), str(out_dir), stages, engine]
+    completed = subprocess.run(command + ([str(workers)] if workers else []), cwd=REPO_ROOT, capture_output=True,
+                               text=True)
     if completed.returncode != 0:
         detail = (completed.stderr.strip().splitlines() or ["no error output"])[-1]
         fail(f"pipeline run on {path.name} failed (exit {completed.returncode}): {detail}")

@@ -1,0 +1,210 @@
+"""How DiploLens scales: the world-leaders archive replicated to 100 k, 1 M and 10 M posts.
+
+Each size is a Parquet file of copies of the real archive (text kept; ids, timestamps and
+account names varied per copy, as in the throughput benchmark), written copy by copy so the
+generation itself holds one copy in memory. One percent of each copy's rows repeat the previous
+copy's post (same id, account and time): duplicates far apart in the input, as overlapping
+exports of a collection give. Every run is a fresh `python -m benchmarks.measure_run` process
+(local engine, or the Dask engine on a LocalCluster of N worker processes).
+
+Reported per run: wall seconds, posts/s, peak RSS (the Dask engine's: the client's plus each
+worker's), and per stage seconds and posts/s (for Dask, seconds summed over the workers); per
+engine, how time and memory grow from one size to the next against the size ratio.
+Results merge into benchmarks/results/scale.json, keyed by engine, workers and size, so sizes
+and engines may be measured in separate invocations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchmarks.harness import RESULTS_DIR, WORLD_LEADERS_FILE, data_file, fail, print_table, save_results
+from benchmarks.throughput import COPY_SHIFT, DATE_FORMAT, FLAT_RATIO, ID_STRIDE, measure_in_fresh_process
+
+NAME = "scale"
+SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
+DUPLICATE_EVERY = 100  # every 100th row of a copy repeats the previous copy's post
+ROW_GROUP = 10_000
+# Cost per post within this share of the smaller size's: linear.
+LINEAR_TOLERANCE = 0.2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scale (also reads --stages and --repeats)")
+    group.add_argument("--sizes", default=",".join(SIZES), metavar="LIST",
+                       help=f"archive sizes, comma-separated, of {', '.join(SIZES)} (default: all)")
+    group.add_argument("--engine", choices=("local", "dask"), default="local", help="engine (default: local)")
+    group.add_argument("--workers", default="2", metavar="LIST",
+                       help="Dask LocalCluster worker processes, comma-separated to compare, e.g. 1,2 (default: 2)")
+    group.add_argument("--scratch", type=Path, default=Path("/tmp/diplolens-scale"), metavar="DIR",
+                       help="where the replicated archives are written and kept (default: /tmp/diplolens-scale)")
+
+
+def run(args: argparse.Namespace) -> None:
+    sizes = [label.strip().lower() for label in args.sizes.split(",")]
+    unknown = [label for label in sizes if label not in SIZES]
+    if unknown:
+        fail(f"--sizes: unknown size {', '.join(unknown)} (known: {', '.join(SIZES)})")
+    try:
+        workers = [int(w) for w in args.workers.split(",")] if args.engine == "dask" else [None]
+    except ValueError:
+        fail(f"--workers: expected numbers, e.g. 1,2, not {args.workers!r}")
+    repeats = args.repeats or 1
+    source = data_file(args.data, WORLD_LEADERS_FILE)
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    print(f"\n== Scale: the world-leaders archive replicated (engine {args.engine}; stages: {args.stages}) ==")
+    results = previous_results()
+    for label in sizes:
+        archive = replicated_archive(source, args.scratch, label)
+        for count in workers:
+            key = run_key(args.engine, count, label, args.stages)
+            runs = []
+            for attempt in range(1, repeats + 1):
+                out_dir = args.scratch / f"out_{key.replace('/', '_')}"
+                runs.append(measure_in_fresh_process(archive, out_dir, args.stages, args.engine, count))
+                shutil.rmtree(out_dir, ignore_errors=True)  # gigabytes at 10 M; only the figures matter
+                last = runs[-1]
+                print(f"  {key} run {attempt}/{repeats}: {last['rows_read']:,} rows in {last['wall_seconds']:.0f} s = "
+                      f"{last['posts_per_second']:,.0f} posts/s, peak RSS {last['peak_rss_mib']:,.0f} MiB", flush=True)
+            results[key] = {"engine": args.engine, "workers": count, "size": label, "stages": args.stages,
+                            "repeats": repeats, "median": median_of(runs), "runs": runs}
+            # Saved after every size: a 10 M run that is stopped keeps the smaller ones.
+            save_results(NAME, {"runs": results, "growth": growth(results), "dask_speedup": speedups(results)})
+    print_summary(results)
+    print(f"figures: {RESULTS_DIR / (NAME + '.json')}")
+
+
+def run_key(engine: str, workers: int | None, size: str, stages: str) -> str:
+    return f"{engine}{'' if workers is None else f'-{workers}'}/{size}/{stages}"
+
+
+def previous_results() -> dict:
+    path = RESULTS_DIR / f"{NAME}.json"
+    return json.loads(path.read_text("utf-8"))["runs"] if path.is_file() else {}
+
+
+# -- the replicated archives ------------------------------------------------------------------
+
+def replicated_archive(source: Path, scratch: Path, label: str) -> Path:
+    """SIZES[label] rows of copies of the archive as Parquet; kept and reused across invocations."""
+    rows = SIZES[label]
+    target = scratch / f"world_leaders_{label}.parquet"
+    if target.is_file() and pq.read_metadata(target).num_rows == rows:
+        return target
+    archive = pd.read_csv(source, dtype=str, keep_default_na=False)
+    schema = pa.schema([(name, pa.string()) for name in archive.columns])
+    partial = target.with_name(target.name + ".partial")
+    written, copy = 0, 0
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+        while written < rows:
+            frame = replicated_copy(archive, copy).iloc[: rows - written]
+            writer.write_table(pa.Table.from_pandas(frame, schema, preserve_index=False), row_group_size=ROW_GROUP)
+            written += len(frame)
+            copy += 1
+    partial.replace(target)
+    print(f"  wrote {target} ({rows:,} rows, {copy} copies)", flush=True)
+    return target
+
+
+def replicated_copy(archive: pd.DataFrame, copy: int) -> pd.DataFrame:
+    frame = varied(archive, copy)
+    if copy:
+        repeated = slice(None, None, DUPLICATE_EVERY)
+        frame.iloc[repeated] = varied(archive.iloc[repeated], copy - 1).to_numpy()
+    return frame
+
+
+def varied(archive: pd.DataFrame, copy: int) -> pd.DataFrame:
+    """Copy number `copy` of the archive: its own ids, timestamps and account names (0: as is)."""
+    if not copy:
+        return archive.copy()
+    dates = pd.to_datetime(archive["date"], format=DATE_FORMAT) + copy * COPY_SHIFT
+    return archive.assign(
+        id=[str(int(i) + copy * ID_STRIDE) for i in archive["id"]],
+        date=dates.dt.strftime(DATE_FORMAT),
+        username=archive["username"] + f"_copy{copy}",
+        account=archive["account"] + f"_copy{copy}",
+    )
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+def median_of(runs: list[dict]) -> dict:
+    stages = runs[0]["stage_seconds"].keys()
+    return {
+        "rows_read": runs[0]["rows_read"],
+        "posts_written": runs[0]["posts_written"],
+        "wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
+        "posts_per_second": statistics.median(r["posts_per_second"] for r in runs),
+        "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
+        "stage_seconds": {stage: statistics.median(r["stage_seconds"][stage] for r in runs) for stage in stages},
+    }
+
+
+def growth(results: dict) -> list[dict]:
+    """Per engine and stages, each size against the next smaller one measured."""
+    rows = []
+    for engine, stages in sorted({(r["engine"] + _workers(r), r["stages"]) for r in results.values()}):
+        measured = sorted((r for r in results.values() if r["engine"] + _workers(r) == engine
+                           and r["stages"] == stages), key=lambda r: SIZES[r["size"]])
+        for small, large in zip(measured, measured[1:]):
+            a, b = small["median"], large["median"]
+            size_ratio = b["rows_read"] / a["rows_read"]
+            time_ratio = b["wall_seconds"] / a["wall_seconds"]
+            memory_ratio = b["peak_rss_mib"] / a["peak_rss_mib"]
+            rows.append({"engine": engine, "stages": stages, "from": small["size"], "to": large["size"],
+                         "size_ratio": round(size_ratio, 2), "time_ratio": round(time_ratio, 2),
+                         "cost_per_post_ratio": round(time_ratio / size_ratio, 2),
+                         "linear": abs(time_ratio / size_ratio - 1) <= LINEAR_TOLERANCE,
+                         "peak_rss_ratio": round(memory_ratio, 2), "memory_flat": memory_ratio <= FLAT_RATIO})
+    return rows
+
+
+def speedups(results: dict) -> list[dict]:
+    """Dask: posts/s with N workers against one worker, same size and stages."""
+    rows = []
+    for r in results.values():
+        one = results.get(run_key("dask", 1, r["size"], r["stages"]))
+        if r["engine"] == "dask" and one and r["workers"] != 1:
+            rows.append({"size": r["size"], "stages": r["stages"], "workers": r["workers"],
+                         "speedup": round(r["median"]["posts_per_second"] / one["median"]["posts_per_second"], 2)})
+    return rows
+
+
+def _workers(result: dict) -> str:
+    return "" if result["workers"] is None else f"-{result['workers']}"
+
+
+def print_summary(results: dict) -> None:
+    ordered = sorted(results.items(), key=lambda item: (item[1]["stages"], item[1]["engine"] + _workers(item[1]),
+                                                         SIZES[item[1]["size"]]))
+    print("medians (whole run = runner.run, model loading included; dask stage seconds summed over workers):")
+    print_table(["run", "posts", "wall s", "posts/s", "peak RSS MiB"],
+                [[key, f"{r['median']['rows_read']:,}", f"{r['median']['wall_seconds']:,.0f}",
+                  f"{r['median']['posts_per_second']:,.0f}", f"{r['median']['peak_rss_mib']:,.0f}"]
+                 for key, r in ordered])
+    print("posts/s per stage (posts read / seconds in the stage):")
+    stages = sorted({stage for _, r in ordered for stage in r["median"]["stage_seconds"]} - {"total"})
+    print_table(["run"] + stages,
+                [[key] + [_rate(r["median"], stage) for stage in stages] for key, r in ordered])
+    table = growth(results)
+    if table:
+        print(f"growth (linear: cost per post within {LINEAR_TOLERANCE:.0%}; flat memory: peak RSS ratio <= {FLAT_RATIO}):")
+        print_table(["engine", "sizes", "size x", "time x", "cost/post x", "linear", "RSS x", "flat"],
+                    [[g["engine"], f"{g['from']}->{g['to']}", g["size_ratio"], g["time_ratio"],
+                      g["cost_per_post_ratio"], g["linear"], g["peak_rss_ratio"], g["memory_flat"]] for g in table])
+    for s in speedups(results):
+        print(f"dask speedup at {s['size']} ({s['stages']}): {s['workers']} workers = {s['speedup']}x one worker")
+
+
+def _rate(median: dict, stage: str) -> str:
+    seconds = median["stage_seconds"].get(stage)
+    return f"{median['rows_read'] / seconds:,.0f}" if seconds else "-"
