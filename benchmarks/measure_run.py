@@ -5,8 +5,8 @@ or `default`; engine `local` or `dask`, the latter on a LocalCluster of WORKERS 
 Started by the throughput and scale benchmarks, so that the peak RSS read at the end belongs
 to this run alone. Prints one JSON line: wall seconds around `runner.run` (model loading
 included; the interpreter start and imports, and the cluster's start, are timed apart), the
-manifest's counts and stage timings, and the peak RSS: this process's, plus, for Dask, each
-worker process's.
+manifest's counts and stage timings, the CPU seconds and the peak RSS: this process's, plus,
+for Dask, each worker process's.
 """
 
 from __future__ import annotations
@@ -29,22 +29,24 @@ def measure(input_path: str, out_dir: str, stages: str = "default", engine: str 
     config = load_config(overrides=None if stages == "default" else {"stages": stages.split(",")})
     if engine == "local":
         figures = timed_run(input_path, out_dir, config)
-        return {**figures, "peak_rss_mib": peak_rss_mib()}
+        return {**figures, "peak_rss_mib": peak_rss_mib(), "cpu_seconds": cpu_seconds()}
 
     from dask.distributed import Client, LocalCluster
 
     from pipeline.dask_engine import DaskEngine
 
     tick = time.perf_counter()
-    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         cluster_seconds = time.perf_counter() - tick
         figures = timed_run(input_path, out_dir, config, DaskEngine(cluster.scheduler_address))
         worker_rss = sorted(client.run(peak_rss_mib).values())
+        worker_cpu = sum(client.run(cpu_seconds).values())
     client_rss = peak_rss_mib()
     return {**figures, "workers": int(workers), "cluster_start_seconds": round(cluster_seconds, 3),
             "client_peak_rss_mib": client_rss, "worker_peak_rss_mib": worker_rss,
-            "peak_rss_mib": round(client_rss + sum(worker_rss), 1)}
+            "peak_rss_mib": round(client_rss + sum(worker_rss), 1),
+            "cpu_seconds": round(cpu_seconds() + worker_cpu, 1)}
 
 
 def timed_run(input_path: str, out_dir: str, config: dict, engine=None) -> dict:
@@ -64,6 +66,13 @@ def timed_run(input_path: str, out_dir: str, config: dict, engine=None) -> dict:
         "import_seconds": round(IMPORT_SECONDS, 3),
         "stage_seconds": manifest["timings_seconds"],
     }
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process: unlike wall time, barely moved by other work on
+    the machine, so growth with size reads from it on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 1)
 
 
 def peak_rss_mib() -> float:

@@ -7,9 +7,10 @@ copy's post (same id, account and time): duplicates far apart in the input, as o
 exports of a collection give. Every run is a fresh `python -m benchmarks.measure_run` process
 (local engine, or the Dask engine on a LocalCluster of N worker processes).
 
-Reported per run: wall seconds, posts/s, peak RSS (the Dask engine's: the client's plus each
-worker's), and per stage seconds and posts/s (for Dask, seconds summed over the workers); per
-engine, how time and memory grow from one size to the next against the size ratio.
+Reported per run: wall seconds, posts/s, CPU seconds, peak RSS (the Dask engine's: the
+client's plus each worker's), and per stage seconds and posts/s (for Dask, seconds summed over
+the workers); per engine, how time and memory grow from one size to the next against the size
+ratio (cost per post from CPU time when measured, which other load on the machine barely moves).
 Results merge into benchmarks/results/scale.json, keyed by engine, workers and size, so sizes
 and engines may be measured in separate invocations.
 """
@@ -145,6 +146,7 @@ def median_of(runs: list[dict]) -> dict:
         "wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
         "posts_per_second": statistics.median(r["posts_per_second"] for r in runs),
         "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
+        "cpu_seconds": statistics.median(r.get("cpu_seconds") or 0 for r in runs) or None,
         "stage_seconds": {stage: statistics.median(r["stage_seconds"][stage] for r in runs) for stage in stages},
     }
 
@@ -160,10 +162,14 @@ def growth(results: dict) -> list[dict]:
             size_ratio = b["rows_read"] / a["rows_read"]
             time_ratio = b["wall_seconds"] / a["wall_seconds"]
             memory_ratio = b["peak_rss_mib"] / a["peak_rss_mib"]
+            # CPU time when both runs have it: wall time also measures the machine's other load.
+            cpu = a.get("cpu_seconds") and b.get("cpu_seconds") and b["cpu_seconds"] / a["cpu_seconds"]
+            cost_ratio = (cpu or time_ratio) / size_ratio
             rows.append({"engine": engine, "stages": stages, "from": small["size"], "to": large["size"],
                          "size_ratio": round(size_ratio, 2), "time_ratio": round(time_ratio, 2),
-                         "cost_per_post_ratio": round(time_ratio / size_ratio, 2),
-                         "linear": abs(time_ratio / size_ratio - 1) <= LINEAR_TOLERANCE,
+                         "cpu_ratio": round(cpu, 2) if cpu else None,
+                         "cost_per_post_ratio": round(cost_ratio, 2), "cost_from": "cpu" if cpu else "wall",
+                         "linear": abs(cost_ratio - 1) <= LINEAR_TOLERANCE,
                          "peak_rss_ratio": round(memory_ratio, 2), "memory_flat": memory_ratio <= FLAT_RATIO})
     return rows
 
@@ -198,9 +204,10 @@ def print_summary(results: dict) -> None:
     table = growth(results)
     if table:
         print(f"growth (linear: cost per post within {LINEAR_TOLERANCE:.0%}; flat memory: peak RSS ratio <= {FLAT_RATIO}):")
-        print_table(["engine", "sizes", "size x", "time x", "cost/post x", "linear", "RSS x", "flat"],
-                    [[g["engine"], f"{g['from']}->{g['to']}", g["size_ratio"], g["time_ratio"],
-                      g["cost_per_post_ratio"], g["linear"], g["peak_rss_ratio"], g["memory_flat"]] for g in table])
+        print_table(["engine", "sizes", "size x", "time x", "CPU x", "cost/post x", "linear", "RSS x", "flat"],
+                    [[g["engine"], f"{g['from']}->{g['to']}", g["size_ratio"], g["time_ratio"], g.get("cpu_ratio") or "-",
+                      f"{g['cost_per_post_ratio']} ({g.get('cost_from', 'wall')})", g["linear"], g["peak_rss_ratio"],
+                      g["memory_flat"]] for g in table])
     for s in speedups(results):
         print(f"dask speedup at {s['size']} ({s['stages']}): {s['workers']} workers = {s['speedup']}x one worker")
 

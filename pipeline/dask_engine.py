@@ -140,5 +140,5 @@ class DaskEngine:
                 raise UserError(f"cannot connect to the Dask scheduler at {self.scheduler!r}: {exc}")
         cluster = stack.enter_context(LocalCluster(
             n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.CRITICAL))  # errors reach the user as one line
+            dashboard_address=":0", silence_logs=logging.CRITICAL))  # errors reach the user as one line
         return stack.enter_context(Client(cluster))

@@ -66,7 +66,7 @@ def both_runs(archive, config, tmp_path_factory):
     on_dask = tmp_path_factory.mktemp("dask")
     # Threads keep start-up fast; process workers are the LocalCluster the CLI starts.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         run(archive, on_dask, config, SAMPLE_ACCOUNTS, progress=False, engine=DaskEngine(cluster.scheduler_address))
     return local, on_dask
 
