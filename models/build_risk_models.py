@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             capped = cap_rows(train, caps).reset_index(drop=True)
             print(f"{name}: {len(capped):,} training rows for the e5 head ({len(train):,} in all), "
                   f"{len(dev):,} dev rows", flush=True)
-            X_dev = cache.encode(encoder, dev["text"].tolist(), progress=_progress(f"{name} dev"))
-            X_train = cache.encode(encoder, capped["text"].tolist(), progress=_progress(f"{name} train"))
+            X_dev = cache.encode(encoder, dev["text"].tolist(), report_as=f"{name} dev")
+            X_train = cache.encode(encoder, capped["text"].tolist(), report_as=f"{name} train")
             accurate = TextClassifier(features="encoder", C=ENCODER_C).fit(
                 X_train, capped["labels"].tolist(), labels=[flag])
             builds.append((name, accurate, capped, X_dev, "encoder"))
@@ -226,12 +226,6 @@ def model_card(model_name: str, task: str, features: str, trained_on: pd.DataFra
     lines += ["", "Full figures: `evaluation.json`.", "", "## Limits", ""]
     lines += [f"- {note}" for note in NOTES[task]]
     return "\n".join(lines) + "\n"
-
-
-def _progress(what: str):
-    def show(done: int, total: int) -> None:
-        print(f"  embedded {done:,}/{total:,} {what} texts", flush=True)
-    return show
 
 
 if __name__ == "__main__":
