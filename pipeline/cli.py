@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("task", choices=("topics",))
     train.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels) or a saved datasets folder")
     train.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    train.add_argument("--features", choices=("encoder", "tfidf"), default="encoder",
-                       help="encoder vectors (accurate profile) or TF-IDF (fast profile)")
+    train.add_argument("--features", choices=("encoder", "tfidf", "hybrid"), default="encoder",
+                       help="encoder vectors (accurate profile), TF-IDF (fast profile) or both (hybrid, accurate)")
     train.add_argument("--taxonomy", metavar="FILE", help="taxonomy YAML (default: corpora/taxonomy.yaml)")
     train.add_argument("--split", default="train", help="split to train on when DATA has splits (default: train)")
     train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
