@@ -21,6 +21,7 @@ import sys
 import time
 from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -162,19 +163,21 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
         timings["resume_replay"] = time.perf_counter() - tick
 
     compression = config["outputs"]["compression"]
-    for batch, posts, stage_timings in enrich_batches(batches, context, workers):
-        for name, seconds in stage_timings.items():
-            timings[name] += seconds
-        tick = time.perf_counter()
-        number = counts.batches
-        counts.add(file_index[id(batch.source)], batch, posts.num_rows)
-        parts.write(number, {"posts": posts, "quarantine": to_arrow(batch.quarantine, schema.QUARANTINE)},
-                    {**fingerprint, **counts.checkpoint()}, compression)
-        timings["write"] += time.perf_counter() - tick
-        # The accumulators read the posts as the parts hold them, so a resumed run, which
-        # replays the parts, accumulates exactly the same values.
-        accumulators.update(posts.to_pandas(maps_as_pydicts="strict"), timings)
-        display.advance(batch, posts.num_rows)
+    # closing: a failure here stops the worker processes now, not when the traceback is freed.
+    with closing(enrich_batches(batches, context, workers)) as enriched:
+        for batch, posts, stage_timings in enriched:
+            for name, seconds in stage_timings.items():
+                timings[name] += seconds
+            tick = time.perf_counter()
+            number = counts.batches
+            counts.add(file_index[id(batch.source)], batch, posts.num_rows)
+            parts.write(number, {"posts": posts, "quarantine": to_arrow(batch.quarantine, schema.QUARANTINE)},
+                        {**fingerprint, **counts.checkpoint()}, compression)
+            timings["write"] += time.perf_counter() - tick
+            # The accumulators read the posts as the parts hold them, so a resumed run, which
+            # replays the parts, accumulates exactly the same values.
+            accumulators.update(posts.to_pandas(maps_as_pydicts="strict"), timings)
+            display.advance(batch, posts.num_rows)
     return accumulators
 
 

@@ -121,6 +121,23 @@ def test_resume_refuses_another_config_or_changed_inputs_and_keeps_the_parts(tmp
     assert len(list((out / ".parts").glob("posts-*.parquet"))) == 3
 
 
+def test_resume_in_a_file_of_duplicates_still_drops_them_all(tmp_path, monkeypatch):
+    """The stopped run read the first copy; the resumed one must still know its ids."""
+    rows = SAMPLE_POSTS.read_text("utf-8").splitlines(keepends=True)
+    head = tmp_path / "head.csv"
+    head.write_text("".join(rows[:601]), encoding="utf-8")
+    small = config(batch_size=100)
+    run([str(head), str(head)], tmp_path / "reference", small, SAMPLE_ACCOUNTS, progress=False)
+    failing_at(10, RuntimeError("injected failure"), monkeypatch)
+    with pytest.raises(RuntimeError):
+        run([str(head), str(head)], tmp_path / "out", small, SAMPLE_ACCOUNTS, progress=False)
+    monkeypatch.undo()
+    manifest = run([str(head), str(head)], tmp_path / "out", small, SAMPLE_ACCOUNTS, progress=False, resume=True)
+    assert manifest["inputs"][1]["posts_written"] == 0
+    assert manifest["inputs"][1]["duplicates"] == manifest["inputs"][0]["posts_written"]
+    assert_same_run(tmp_path / "out", tmp_path / "reference")
+
+
 def test_resume_with_no_checkpoint_says_so_and_starts_afresh(tmp_path, reference, capsys):
     run([], tmp_path, config(), progress=False, resume=True)
     assert "nothing to resume" in capsys.readouterr().err
@@ -162,12 +179,12 @@ def config_file(tmp_path_factory):
     return path
 
 
-def kill_and_resume(out: Path, config_file: Path, reference: Path, kill_when) -> str:
-    """Start a run, SIGKILL it when `kill_when(out, started)` says so, check what it left, resume
+def kill_and_resume(out: Path, config_file: Path, reference: Path, kill_when, resume_with_cli: bool = True) -> str:
+    """Start a run, SIGKILL it when `kill_when(started)` says so, check what it left, resume
     it, compare with the reference; returns where the run was when killed."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(cli(out, config_file), cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+                               stderr=subprocess.DEVNULL)
     started = time.monotonic()
     while process.poll() is None and not kill_when(out, started):
         time.sleep(0.01)
@@ -178,11 +195,14 @@ def kill_and_resume(out: Path, config_file: Path, reference: Path, kill_when) ->
     # tables of a run that did not finish.
     for path in out.rglob("*.parquet"):
         pq.read_metadata(path)
-    if where != "after the run":
+    if where not in ("before the manifest", "after the run"):
         assert json.loads((out / "manifest.json").read_text("utf-8"))["status"] == "running"
-    resumed = subprocess.run(cli(out, config_file, "--resume"), cwd=REPO_ROOT, env=env, capture_output=True,
-                             text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    if resume_with_cli:
+        resumed = subprocess.run(cli(out, config_file, "--resume"), cwd=REPO_ROOT, env=env, capture_output=True,
+                                 text=True)
+        assert resumed.returncode == 0, resumed.stderr
+    else:  # the same code path, without another interpreter start and model loading
+        run([], out, load_config(config_file), progress=False, resume=True)
     assert_same_run(out, reference)
     return where
 
@@ -203,10 +223,7 @@ def after_batches(target: int, rng: random.Random):
     delay = rng.uniform(0, 0.4)
 
     def ready(out: Path, started: float) -> bool:
-        try:
-            checkpoint = RunParts(out).checkpoint()
-        except ValueError:  # never: the checkpoint is replaced atomically
-            raise
+        checkpoint = RunParts(out).checkpoint()  # whole or absent: it is replaced atomically
         if checkpoint is None or checkpoint["batches"] < target:
             return False
         time.sleep(delay)
@@ -218,7 +235,8 @@ def after_batches(target: int, rng: random.Random):
 def test_kill_9_during_a_real_run_then_resume_writes_identical_tables(tmp_path, config_file, reference):
     rng = random.Random(int(os.environ.get("DIPLOLENS_KILL_SEED", "7")))
     for attempt, target in enumerate(rng.sample(range(1, 16), 2)):
-        kill_and_resume(tmp_path / f"out{attempt}", config_file, reference, after_batches(target, rng))
+        kill_and_resume(tmp_path / f"out{attempt}", config_file, reference, after_batches(target, rng),
+                        resume_with_cli=attempt == 0)
 
 
 @pytest.mark.slow
