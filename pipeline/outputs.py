@@ -88,8 +88,6 @@ class RunParts:
     which says how many batches are complete. A part numbered at or above that count is debris
     of an interrupted write and is never read."""
 
-    TABLES = ("posts", "quarantine")
-
     def __init__(self, out: Path):
         self.folder = out / PARTS_FOLDER
 
@@ -110,7 +108,7 @@ class RunParts:
         for path in self.folder.iterdir():
             if path.name == CHECKPOINT:
                 continue
-            name, _, number = path.name.partition(".")[0].rpartition("-")
+            number = path.name.partition(".")[0].rpartition("-")[2]
             if path.name.endswith(PARTIAL_SUFFIX) or not number.isdigit() or int(number) >= batches:
                 path.unlink()
 
