@@ -253,5 +253,7 @@ def test_twenty_kills_at_random_moments_each_resume_to_identical_tables(tmp_path
         delay = rng.uniform(0, duration)
         where = kill_and_resume(tmp_path / f"out{attempt}", config_file, reference,
                                 lambda out, started: time.monotonic() - started >= delay)
-        moments.append(f"{delay:.1f}s: {where}")
-    print(f"seed {seed}; full run {duration:.1f}s; killed at " + "; ".join(moments))
+        moments.append(where)
+        print(f"kill {attempt + 1}/20 at {delay:.1f}s of {duration:.1f}s (seed {seed}): {where}; resumed: identical",
+              flush=True)
+    assert len(moments) == 20
