@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--period", choices=("month", "quarter", "year"),
                      help="also write accounts_by_period and actors_by_period (config metrics.period)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the interrupted run in --out from its last complete part (same inputs and config)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="processes that run the stages (default: 1); the tables are the same for any N")
 
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
                      help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
@@ -111,7 +115,8 @@ def _run(args) -> int:
         overrides[f"models.{task}"] = name
     config = load_config(args.config, overrides)
     manifest = run(args.inputs, args.out, config, args.accounts,
-                   progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]])
+                   progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]],
+                   resume=args.resume, workers=args.workers)
     counts = manifest["counts"]
     print(f"{counts['rows_read']:,} rows read: {counts['posts_written']:,} posts written, "
           f"{counts['quarantined']:,} quarantined, {counts['duplicates']:,} duplicates "
