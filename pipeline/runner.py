@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pipeline import __version__, schema
+from pipeline.dictionary import write_data_dictionary
 from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, check_index_settings, check_period,
@@ -144,6 +145,8 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         accounts_table = metrics.account_table()
     outputs.update(_write_metrics(accounts_table, by_period, config, out, compression))
     timings["metrics"] += time.perf_counter() - tick
+    tables = ["posts.parquet", "quarantine.parquet", *outputs]
+    outputs["data_dictionary.md"] = write_data_dictionary(out, tables, config)  # its count: columns described
 
     totals = {key: sum(f[key] for f in per_file.values())
               for key in ("rows_read", "posts_written", "quarantined", "duplicates")}
