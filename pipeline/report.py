@@ -66,7 +66,7 @@ def mapping(value) -> dict:
 
 # --- reading a run ---
 
-def _read_manifest(out_dir: Path) -> dict:
+def read_manifest(out_dir: Path) -> dict:
     if not out_dir.is_dir():
         raise UserError(f"{out_dir} is not a folder: give the --out folder of a `diplolens run`")
     path = out_dir / "manifest.json"
@@ -299,7 +299,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 def build_report(out_dir: str | Path) -> str:
     """The report of the run in `out_dir`, as one HTML document."""
     out_dir = Path(out_dir)
-    manifest = _read_manifest(out_dir)
+    manifest = read_manifest(out_dir)
     actors = read_table(out_dir, "actors.parquet").sort_values(["rank", "actor"], na_position="last")
     accounts = read_table(out_dir, "accounts.parquet")
     sensitivity = read_table(out_dir, "index_sensitivity.parquet")
