@@ -31,7 +31,8 @@ from pipeline.outputs import PARTIAL_SUFFIX
 BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac")
-TOPICS_SHOWN = 6  # per actor; the rest of the issue mix is drawn as "other"
+OTHER = PALETTE[-1]  # the issues beyond the palette's colours share this one
+TOPICS_SHOWN = 6  # the most frequent issues charted on an actor's card
 FLAGGED_EXAMPLES = 5  # posts shown per risk flag
 POST_COLUMNS = ["actor", "account_handle", "created_at", "text", *ENGAGEMENT, "risk_flags", "risk_reasons"]
 
@@ -142,11 +143,11 @@ def topic_mix_chart(actors: pd.DataFrame, colours: dict[str, str], width: int = 
         parts.append(f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{name(row.actor)}</text>')
         for topic, count in sorted(counts.items(), key=lambda kv: -kv[1]):
             w = plot * count / total
-            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="16" fill="{colours.get(topic, "#ccc")}">'
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="16" fill="{colours.get(topic, OTHER)}">'
                          f'<title>{esc(topic)}: {count / total:.0%}</title></rect>')
             x += w
     legend = "".join(f'<span class=key><i style="background:{colour}"></i>{esc(topic)}</span>'
-                     for topic, colour in colours.items() if topic != "other")
+                     for topic, colour in [*colours.items(), ("other issues", OTHER)])
     return "".join(parts) + f"</svg><div class=legend>{legend}</div>"
 
 
@@ -156,8 +157,7 @@ def _topic_colours(actors: pd.DataFrame) -> dict[str, str]:
         for topic, n in mapping(counts).items():
             totals[topic] += n
     ranked = sorted(totals, key=lambda t: -totals[t])
-    colours = {topic: PALETTE[i] for i, topic in enumerate(ranked[: len(PALETTE) - 1])}
-    return {**colours, **{topic: PALETTE[-1] for topic in ranked[len(PALETTE) - 1:]}}
+    return {topic: PALETTE[i] for i, topic in enumerate(ranked[: len(PALETTE) - 1])}
 
 
 # --- sections ---
