@@ -62,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
                      help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
 
+    report = commands.add_parser("report", help="write the HTML report of a run",
+                                 description="Write one self-contained HTML page (no network) from the tables "
+                                             "of a finished run: ranking, actors, issue mix, risks.")
+    report.add_argument("dir", metavar="DIR", help="the --out folder of a finished run")
+    report.add_argument("--out", metavar="FILE", help="where to write it (default: DIR/report.html)")
+
+    export = commands.add_parser("export", help="export a run's tables for spreadsheets (CSV, Excel)",
+                                 description="Write each table of a finished run as CSV (UTF-8 with BOM) or "
+                                             "one Excel workbook; formula-like cells are escaped.")
+    export.add_argument("dir", metavar="DIR", help="the --out folder of a finished run")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="csv (default) or xlsx")
+    export.add_argument("--out", metavar="FOLDER", help="where to write them (default: DIR/export)")
+
     commands.add_parser("formats", help="list the input formats")
     commands.add_parser("config", help="print the default configuration")
 
@@ -123,6 +136,21 @@ def _run(args) -> int:
           f"({manifest['posts_per_second']:,.0f} posts/s) -> {args.out}")
     for warning in manifest["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _report(args) -> int:
+    from pipeline.report import write_report
+
+    print(f"report written to {write_report(args.dir, args.out)}")
+    return 0
+
+
+def _export(args) -> int:
+    from pipeline.export import export_tables
+
+    for path in export_tables(args.dir, args.format, args.out):
+        print(path)
     return 0
 
 
@@ -191,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "formats":
             return _formats()
         if args.command == "models":

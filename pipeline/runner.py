@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pipeline import __version__, schema
+from pipeline.dictionary import write_data_dictionary
 from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, InputFile, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, check_index_settings, check_period,
@@ -280,6 +281,7 @@ def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumula
         accounts_table = metrics.account_table()
     outputs.update(_write_metrics(accounts_table, by_period, config, out, compression))
     timings["metrics"] += time.perf_counter() - tick
+    outputs["data_dictionary.md"] = write_data_dictionary(out, list(outputs), config)  # its count: columns described
     return outputs, accounts_table
 
 

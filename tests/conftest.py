@@ -33,3 +33,15 @@ def converted_encoder(tmp_path_factory) -> Path:
     if os.environ.get("DIPLOLENS_HOME") and (default_encoder_dir() / "conversion.json").is_file():
         return default_encoder_dir()
     return setup_encoder(tmp_path_factory.mktemp("encoder") / "multilingual-e5-small", progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def sample_output(tmp_path_factory) -> Path:
+    """One run of the embedded sample archive (fast profile, yearly period tables), shared by the
+    tests of the analyst-facing outputs (dictionary, report, exports, notebooks); read it only."""
+    from pipeline.config import load_config
+    from pipeline.runner import run
+
+    out = tmp_path_factory.mktemp("sample-output")
+    run([], out, load_config(overrides={"profile": "fast", "metrics.period": "year"}), progress=False)
+    return out
