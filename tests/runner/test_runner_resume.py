@@ -49,7 +49,8 @@ def assert_same_run(out: Path, reference: Path) -> None:
         {k: v for k, v in expected.items() if k not in RUN_HISTORY}
     assert len(expected["outputs"]) >= 8
     for name in expected["outputs"]:
-        assert pq.read_table(out / name).equals(pq.read_table(reference / name)), name
+        if name.endswith(".parquet"):
+            assert pq.read_table(out / name).equals(pq.read_table(reference / name)), name
         assert (out / name).read_bytes() == (reference / name).read_bytes(), name
     assert not (out / ".parts").exists()
     assert not list(out.rglob("*.partial"))
