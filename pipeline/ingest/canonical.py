@@ -211,7 +211,17 @@ def _quarantine_frame(rejected: list[tuple[int, str, str]], source_file: str, fo
 
 
 def _printable(raw: str) -> str:
-    if _INVALID_CHARS.search(raw):
-        raw = raw.replace(NUL_CHAR, "\\x00")
+    """Undecodable bytes (lone surrogates U+DC80 + byte) shown as \\xNN, NUL as \\x00."""
+    if not _INVALID_CHARS.search(raw):
+        return raw
+    raw = raw.replace(NUL_CHAR, "\\x00")
+    try:
         return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return raw
+    except UnicodeEncodeError:
+        # Other lone surrogates: a JSON "\\ud800" escape, a cut UTF-16 file (U+DC00 + byte).
+        return _INVALID_CHARS.sub(_escaped, raw)
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC00 <= code <= 0xDCFF else f"\\u{code:04x}"
