@@ -82,6 +82,12 @@ def to_canonical(
                f"{name} longer than {max_field_chars} characters")
         frame[name] = pd.Series(texts, dtype=object)
 
+    for name in (*schema.COUNT_COLUMNS, "created_at", *_FLAG_FIELDS):
+        # Text that is about to be parsed: invalid bytes would break the parsers' string types.
+        invalid = frame[name].map(lambda v: isinstance(v, str) and _INVALID_CHARS.search(v) is not None)
+        reject(invalid, f"{name} has invalid bytes (not UTF-8, or NUL)")
+        frame.loc[invalid.to_numpy(), name] = None
+
     for name in schema.COUNT_COLUMNS:
         counts, bad = _to_counts(frame[name])
         reject(bad, f"{name} is not a non-negative integer")

@@ -124,7 +124,9 @@ def read_head(path: Path, size: int = 65536) -> bytes:
     with open_binary(path) as handle:
         try:
             while len(head) < size:
-                chunk = handle.read1(size - len(head))
+                # Small reads: a damaged stream raises on the read that meets the damage,
+                # and the bytes read before it are kept.
+                chunk = handle.read1(min(4096, size - len(head)))
                 if not chunk:
                     break
                 head += chunk
