@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--period", choices=("month", "quarter", "year"),
                      help="also write accounts_by_period and actors_by_period (config metrics.period)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--pseudonymize", action="store_true",
+                     help="replace handles and ids of accounts not in --accounts by salted hashes in every output")
+    run.add_argument("--salt-file", metavar="FILE",
+                     help="salt for --pseudonymize (default: $DIPLOLENS_HOME/pseudonymize.salt, generated)")
 
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
                      help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
@@ -104,6 +108,10 @@ def _run(args) -> int:
         overrides["batch_size"] = args.batch_size
     if args.period:
         overrides["metrics.period"] = args.period
+    if args.pseudonymize:
+        overrides["privacy.pseudonymize"] = True
+    if args.salt_file:
+        overrides["privacy.salt_file"] = args.salt_file
     for item in args.model:
         task, sep, name = item.partition("=")
         if not sep or task not in ("topics",) or not name:

@@ -78,6 +78,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     # The same measures per calendar period: state keyed by (account, period).
     by_period = AccountMetrics(settings["min_language_share"], period) if period else None
     risk = RiskAccumulator(config["risk"]) if "risk" in stage_names else None
+    pseudonymizer = _pseudonymizer(config, accounts, out)
     timings: dict[str, float] = defaultdict(float)
     per_file: dict[int, dict] = {}  # by id() of the InputFile: a path may be given twice
     mangled_ids = 0
@@ -91,7 +92,9 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
                 timings["ingest"] += time.perf_counter() - tick
                 if batch is None:
                     break
-                posts = batch.posts
+                posts, quarantine = batch.posts, batch.quarantine
+                if pseudonymizer is not None:
+                    posts, quarantine = pseudonymizer.posts(posts), pseudonymizer.quarantine(quarantine)
                 schema.check_columns(posts, schema.POSTS, "ingest")
                 for name, expected in stage_schemas:
                     tick = time.perf_counter()
@@ -109,7 +112,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
                     timings["risk_archive"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 posts_writer.write(posts)
-                quarantine_writer.write(batch.quarantine)
+                quarantine_writer.write(quarantine)
                 timings["write"] += time.perf_counter() - tick
                 _count(per_file, batch, len(posts))
                 mangled_ids += batch.mangled_ids
@@ -169,6 +172,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         "warnings": _warnings(mangled_ids, accounts_table, files),
         "config": config,
         "profile": context.profile,
+        "pseudonymized": ({"salt_fingerprint": pseudonymizer.fingerprint} if pseudonymizer else False),
         "versions": _versions(config["stages"]),
         "models": _models_used(config, context.profile),
         "timings_seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
@@ -176,6 +180,15 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     }
     write_json(manifest, out / "manifest.json")
     return manifest
+
+
+def _pseudonymizer(config: dict, accounts: AccountsRegistry | None, out: Path):
+    if not config["privacy"]["pseudonymize"]:
+        return None
+    from pipeline.privacy import Pseudonymizer, load_salt
+
+    official = set(accounts.table["handle"]) if accounts is not None else set()
+    return Pseudonymizer(load_salt(config["privacy"]["salt_file"], out), official)
 
 
 def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dict, out: Path,
