@@ -71,6 +71,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
     quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
     context = StageContext(config, resolve_profile(config))
+    models_used = _models_used(config, context.profile)  # a missing model stops the run before any work
     settings = config["metrics"]
     period = check_period(settings["period"])
     check_index_settings(config["index"])
@@ -174,7 +175,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         "profile": context.profile,
         "pseudonymized": ({"salt_fingerprint": pseudonymizer.fingerprint} if pseudonymizer else False),
         "versions": _versions(config["stages"]),
-        "models": _models_used(config, context.profile),
+        "models": models_used,
         "timings_seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
         "posts_per_second": round(totals["rows_read"] / elapsed, 1) if elapsed else None,
     }

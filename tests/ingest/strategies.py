@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import copy
 import csv
 import gzip
 import io
@@ -172,7 +173,7 @@ def _json_mutation(draw, items: list, steps: list[str]) -> None:
         del items[index]
         return
     if kind == "not_object":
-        items[index] = draw(st.sampled_from(WRONG_VALUES[:8] + ("tweet", 42)))
+        items[index] = copy.deepcopy(draw(st.sampled_from(WRONG_VALUES[:8] + ("tweet", 42))))
         return
     if kind == "duplicate_id" and len(items) > 1 and isinstance(items[index], dict):
         items[draw(st.integers(0, len(items) - 1))] = json.loads(json.dumps(items[index]))
@@ -191,10 +192,10 @@ def _json_mutation(draw, items: list, steps: list[str]) -> None:
     if kind == "drop" and keys:
         del target[key]
     elif kind == "add":
-        target[draw(st.sampled_from(("extra", "text", "id", "created_at", "ünïcødé", "", "a.b")))] = draw(
-            st.sampled_from(WRONG_VALUES + DATES[:3]))
+        target[draw(st.sampled_from(("extra", "text", "id", "created_at", "ünïcødé", "", "a.b")))] = copy.deepcopy(
+            draw(st.sampled_from(WRONG_VALUES + DATES[:3])))
     elif kind == "wrong_type":
-        target[key] = draw(st.sampled_from(WRONG_VALUES))
+        target[key] = copy.deepcopy(draw(st.sampled_from(WRONG_VALUES)))
     elif kind == "date":
         date_keys = [k for k in keys if "date" in k.lower() or "created" in k.lower() or "time" in k.lower()]
         target[draw(st.sampled_from(date_keys)) if date_keys else key] = draw(st.sampled_from(DATES))
@@ -245,7 +246,8 @@ def _csv_text(draw, fmt: str, steps: list[str]) -> str:
         elif kind == "drop_column":
             del header[col]
             for r in rows:
-                del r[col]
+                if col < len(r):  # a row an earlier step cut short
+                    del r[col]
         elif kind == "add_column":
             header.append(draw(st.sampled_from(("extra", "text", "id", ""))))
             for r in rows:

@@ -239,3 +239,14 @@ def test_nul_in_a_date_is_quarantined_not_a_crash(tmp_path, run_ingest):
     assert result.reasons() == {1: "created_at has invalid bytes (not UTF-8, or NUL)",
                                 2: "likes has invalid bytes (not UTF-8, or NUL)"}
     assert result.quarantine["raw"].tolist() == ["1,2018-10-10\\x00,Bonjour,3", "2,2018-10-10,Salut,4\\x00"]
+
+
+def test_empty_tweets_part_in_an_x_archive_zip_has_no_rows_and_no_error(tmp_path, run_ingest):
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as packed:
+        packed.writestr("data/tweets.js", TWEETS_JS.read_bytes())
+        packed.writestr("data/tweets-part1.js", b"")
+        packed.writestr("data/account.js", ACCOUNT_JS.read_bytes())
+    result = run_ingest([tmp_path / "archive.zip"])
+    _balanced(result)
+    assert len(result.posts) > 0
+    assert not any("window.YTD" in reason for reason in result.quarantine["reason"])
