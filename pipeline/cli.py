@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="continue the interrupted run in --out from its last complete part (same inputs and config)")
     run.add_argument("--workers", type=int, default=1, metavar="N",
                      help="processes that run the stages (default: 1); the tables are the same for any N")
+    run.add_argument("--pseudonymize", action="store_true",
+                     help="replace handles and ids of accounts not in --accounts by salted hashes in every output")
+    run.add_argument("--salt-file", metavar="FILE",
+                     help="salt for --pseudonymize (default: $DIPLOLENS_HOME/pseudonymize.salt, generated)")
 
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
                      help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
@@ -121,6 +125,10 @@ def _run(args) -> int:
         overrides["batch_size"] = args.batch_size
     if args.period:
         overrides["metrics.period"] = args.period
+    if args.pseudonymize:
+        overrides["privacy.pseudonymize"] = True
+    if args.salt_file:
+        overrides["privacy.salt_file"] = args.salt_file
     for item in args.model:
         task, sep, name = item.partition("=")
         if not sep or task not in ("topics",) or not name:

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -85,10 +85,14 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     except OSError as exc:
         raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}")
     context = StageContext(config, resolve_profile(config))
+    models_used = _models_used(config, context.profile)  # a missing model stops the run before any work
     check_period(config["metrics"]["period"])
     check_index_settings(config["index"])
+    pseudonymizer = _pseudonymizer(config, accounts, out)
 
     manifest = _started_manifest(files, accounts_path, config, context.profile, command, workers)
+    # In the fingerprint too: parts pseudonymized with another salt must not be resumed into.
+    manifest["pseudonymized"] = {"salt_fingerprint": pseudonymizer.fingerprint} if pseudonymizer else False
     fingerprint = _fingerprint(manifest)
     parts = RunParts(out)
     checkpoint = _resume_point(parts, fingerprint, out) if resume else None
@@ -105,7 +109,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     try:
         with _progress_display(progress, files) as display:
             accumulators = process_batches(files, config, accounts, context, parts, counts, fingerprint,
-                                           workers, display, timings)
+                                           workers, display, timings, pseudonymizer)
         outputs, accounts_table = finish_run(out, parts, counts.batches, accumulators, config, timings)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
@@ -126,7 +130,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         counts=totals,
         outputs=outputs,
         warnings=_warnings(counts.mangled_ids, accounts_table, files),
-        models=_models_used(config, context.profile),
+        models=models_used,
         timings_seconds={**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
         posts_per_second=round(totals["rows_read"] / elapsed, 1) if elapsed else None,
     )
@@ -137,7 +141,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
 def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None,
                     context: StageContext, parts: RunParts, counts: "RunCounts", fingerprint: dict,
-                    workers: int, display, timings: dict) -> "Accumulators":
+                    workers: int, display, timings: dict, pseudonymizer=None) -> "Accumulators":
     """Stream every batch through the stages into numbered parts, checkpointing after each;
     returns the accumulators the final tables are computed from.
 
@@ -146,6 +150,10 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
     through the accumulators instead."""
     accumulators = Accumulators(config)
     batches = _timed(ingest_batches(files, config, accounts), timings, "ingest")
+    if pseudonymizer is not None:
+        # Before any stage, so no table, part or error log ever holds the original handles.
+        batches = (replace(batch, posts=pseudonymizer.posts(batch.posts),
+                           quarantine=pseudonymizer.quarantine(batch.quarantine)) for batch in batches)
     file_index = {id(f): i for i, f in enumerate(files)}
     replayed = RunCounts.from_checkpoint(None, len(files))
     tick = time.perf_counter()
@@ -372,8 +380,8 @@ def _started_manifest(files: list[InputFile], accounts_path, config: dict, profi
 
 def _fingerprint(manifest: dict) -> dict:
     """What a resumed run must share with the interrupted one for their parts to mix."""
-    settings = json.dumps([manifest["config"], manifest["profile"], manifest["versions"]], sort_keys=True,
-                          default=str)
+    settings = json.dumps([manifest["config"], manifest["profile"], manifest["versions"], manifest["pseudonymized"]],
+                          sort_keys=True, default=str)
     return {"config_sha256": hashlib.sha256(settings.encode("utf-8")).hexdigest(),
             "inputs": [{"path": entry["path"], "sha256": entry["sha256"]} for entry in manifest["inputs"]],
             "accounts_registry": manifest["accounts_registry"]}
@@ -426,6 +434,15 @@ def _timed(iterator: Iterator, timings: dict, name: str) -> Iterator:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+def _pseudonymizer(config: dict, accounts: AccountsRegistry | None, out: Path):
+    if not config["privacy"]["pseudonymize"]:
+        return None
+    from pipeline.privacy import Pseudonymizer, load_salt
+
+    official = set(accounts.table["handle"]) if accounts is not None else set()
+    return Pseudonymizer(load_salt(config["privacy"]["salt_file"], out), official)
 
 
 def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dict, out: Path,

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.errors import UserError
 from pipeline.ingest.accounts import AccountsRegistry
 from pipeline.ingest.canonical import CanonicalBatch, to_canonical
-from pipeline.ingest.records import RawRecord, ReadOptions
+from pipeline.ingest.records import DAMAGED_STREAM, InputTooLarge, RawRecord, ReadOptions
 from pipeline.ingest.sniff import Sample, sniff
 from pipeline.registry import Reader, readers, readers_by_priority
 
@@ -84,6 +86,9 @@ def plan_inputs(inputs: list[str], forced_format: str = "auto") -> list[InputFil
         except OSError as exc:
             raise UserError(f"cannot read {path}: {exc.strerror or exc}")
         reader = detect_reader(sample, forced_format)
+        if reader is None and explicit and sample.container == "zip":
+            raise UserError(f"{path}: a zip that is not an X archive; extract it and give its files "
+                            f"(gzip, bz2 and xz files are read as they are)")
         if reader is None and explicit and sample.container != "empty":
             raise UserError(
                 f"{path}: unknown format ({sample.container}); choose one with --format "
@@ -140,13 +145,14 @@ def ingest_batches(files: list[InputFile], config: dict, accounts: AccountsRegis
         column_map=dict(settings["column_map"]),
         default_platform=settings["default_platform"],
         max_field_chars=settings["max_field_chars"],
+        max_decompressed_bytes=settings["max_decompressed_bytes"],
     )
     batch_size = config["batch_size"]
     deduplicator = Deduplicator()
     for source in files:
         if source.reader is None:
             continue
-        records = source.reader.read(source.path, options, source.sample)
+        records = _until_unreadable(source.reader.read(source.path, options, source.sample), source.path)
         for chunk in _chunks(records, batch_size):
             batch = to_canonical(chunk, str(source.path), source.reader.name, options.default_platform,
                                  options.max_field_chars, settings["dayfirst"])
@@ -156,6 +162,22 @@ def ingest_batches(files: list[InputFile], config: dict, accounts: AccountsRegis
             yield IngestBatch(posts=posts, quarantine=batch.quarantine, mangled_ids=batch.mangled_ids,
                               warnings=batch.warnings, source=source, rows_read=len(chunk),
                               duplicates=duplicates)
+
+
+def _until_unreadable(records: Iterator[RawRecord], path: Path) -> Iterator[RawRecord]:
+    """The file's records until its bytes cannot be read any further (a cut or corrupt
+    compressed stream, a damaged Parquet file, a zip bomb); then one quarantine row says so,
+    and the run goes on with the next file."""
+    row = 0
+    try:
+        for record in records:
+            row = record.source_row
+            yield record
+    except InputTooLarge as exc:
+        yield RawRecord(row + 1, f"<{path.name} from row {row + 1} on>", error=f"refused: {exc}")
+    except (*DAMAGED_STREAM, zipfile.BadZipFile, pa.ArrowException) as exc:
+        yield RawRecord(row + 1, f"<{path.name} from row {row + 1} on>",
+                        error=f"file unreadable from here on ({type(exc).__name__}: {exc})")
 
 
 def _chunks(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:

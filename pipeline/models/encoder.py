@@ -349,8 +349,14 @@ class Encoder:
         self.max_tokens = max_tokens  # posts are short; 128 tokens keep the batch cost flat
         if threads:
             torch.set_num_threads(threads)
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False).eval()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            # safetensors only: a pickled pytorch_model.bin dropped in the folder is never loaded.
+            self.model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True,
+                                                   add_pooling_layer=False).eval()
+        except (OSError, ValueError) as exc:
+            raise UserError(f"the encoder in {path} cannot be loaded ({str(exc).splitlines()[0]}); "
+                            f"run `diplolens models setup --force`")
         self.dimension = self.model.config.hidden_size
 
     def encode(self, texts: list[str]) -> np.ndarray:

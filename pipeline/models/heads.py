@@ -166,18 +166,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, folder: Path, encoder=None) -> "TextClassifier":
         description, arrays = load_model_files(folder, "TextClassifier", FORMAT_VERSION)
-        params = description["params"]
-        model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
-                    max_features=params["max_features"], encoder=encoder)
-        model.classes_ = np.array(description["labels"], dtype=object)
-        model.coef_ = arrays["coef"].astype(np.float32)
-        model.intercept_ = arrays["intercept"]
-        model.thresholds_ = arrays["thresholds"]
-        model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
-        if model.features != "encoder":
-            model.vectorizer_ = _tfidf(params["max_features"])
-            model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(description["vocabulary"])}
-            model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+        try:
+            params = description["params"]
+            model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
+                        max_features=params["max_features"], encoder=encoder)
+            model.classes_ = np.array(description["labels"], dtype=object)
+            model.coef_ = arrays["coef"].astype(np.float32)
+            model.intercept_ = arrays["intercept"]
+            model.thresholds_ = arrays["thresholds"]
+            model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
+            if model.features != "encoder":
+                model.vectorizer_ = _tfidf(params["max_features"])
+                model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(description["vocabulary"])}
+                model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            # A model.json from elsewhere whose weights match it: refused, not an internal error.
+            raise UserError(f"cannot load text classifier from {folder}: missing or malformed {exc}")
         return model
 
 
