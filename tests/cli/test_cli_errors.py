@@ -1,5 +1,6 @@
 """The command line: one clear line and exit code 2 for every user mistake, never a traceback."""
 
+import json
 import subprocess
 import sys
 
@@ -154,4 +155,5 @@ def test_stage_failure_keeps_the_traceback_in_the_output_folder(tmp_path, capsys
     assert line == f"diplolens: internal error: RuntimeError: stage broke (traceback in {out / 'diplolens-error.log'})"
     log = (out / "diplolens-error.log").read_text("utf-8")
     assert "Traceback" in log and "in explode" in log
-    assert not (out / "manifest.json").exists()
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["status"] == "failed" and manifest["error"] == "RuntimeError: stage broke"
