@@ -104,14 +104,10 @@ def test_model_of_another_kind_is_refused(model_copy):
         TextClassifier.load(model_copy)
 
 
-def test_encoder_folder_with_a_pickled_checkpoint_only_is_refused(tmp_path):
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    from pipeline.models.encoder import Encoder, default_encoder_dir
+def test_encoder_folder_with_a_pickled_checkpoint_only_is_refused(tmp_path, converted_encoder):
+    from pipeline.models.encoder import Encoder
 
-    source = default_encoder_dir()
-    if not (source / "config.json").is_file():
-        pytest.skip("encoder not set up")
+    source = converted_encoder
     folder = tmp_path / "encoder"
     folder.mkdir()
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
