@@ -1,6 +1,7 @@
 """One timed pipeline run in a process of its own:
-`python -m benchmarks.measure_run INPUT OUT [STAGES [ENGINE [WORKERS]]]` (stages comma-separated,
-or `default`; engine `local` or `dask`, the latter on a LocalCluster of WORKERS processes).
+`python -m benchmarks.measure_run INPUT OUT [STAGES [PROFILE [WORKERS [ENGINE]]]]` (stages
+comma-separated, or `default`; profile auto, accurate or fast; workers as `diplolens run
+--workers`; engine `local` or `dask`, the latter on a LocalCluster of WORKERS processes).
 
 Started by the throughput and scale benchmarks, so that the peak RSS read at the end belongs
 to this run alone. Prints one JSON line: wall seconds around `runner.run` (model loading
@@ -24,12 +25,16 @@ from pipeline.runner import run  # noqa: E402
 IMPORT_SECONDS = time.perf_counter() - tick
 
 
-def measure(input_path: str, out_dir: str, stages: str = "default", engine: str = "local",
-            workers: str = "2") -> dict:
-    config = load_config(overrides=None if stages == "default" else {"stages": stages.split(",")})
+def measure(input_path: str, out_dir: str, stages: str = "default", profile: str = "auto", workers: str = "1",
+            engine: str = "local") -> dict:
+    overrides = {"profile": profile} if stages == "default" else {"profile": profile, "stages": stages.split(",")}
+    config = load_config(overrides=overrides)
     if engine == "local":
-        figures = timed_run(input_path, out_dir, config)
-        return {**figures, "peak_rss_mib": peak_rss_mib(), "cpu_seconds": cpu_seconds()}
+        figures = timed_run(input_path, out_dir, config, workers=int(workers))
+        # With --workers: the largest worker process's peak (each loads its own models).
+        worker_rss = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1) or None
+        return {**figures, "workers": int(workers), "peak_rss_mib": peak_rss_mib(),
+                "peak_rss_worker_mib": worker_rss, "cpu_seconds": cpu_seconds()}
 
     from dask.distributed import Client, LocalCluster
 
@@ -49,13 +54,14 @@ def measure(input_path: str, out_dir: str, stages: str = "default", engine: str 
             "cpu_seconds": round(cpu_seconds() + worker_cpu, 1)}
 
 
-def timed_run(input_path: str, out_dir: str, config: dict, engine=None) -> dict:
+def timed_run(input_path: str, out_dir: str, config: dict, engine=None, workers: int = 1) -> dict:
     started = time.perf_counter()
-    manifest = run([input_path], out_dir, config, progress=False, engine=engine)
+    manifest = run([input_path], out_dir, config, progress=False, engine=engine, workers=workers)
     wall = time.perf_counter() - started
     rows = manifest["counts"]["rows_read"]
     return {
         "stages": config["stages"],
+        "profile": manifest["profile"],
         "engine": manifest["engine"],
         "rows_read": rows,
         "posts_written": manifest["counts"]["posts_written"],
@@ -81,4 +87,4 @@ def peak_rss_mib() -> float:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(*sys.argv[1:6])))
+    print(json.dumps(measure(*sys.argv[1:7])))

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> None:
             runs = []
             for attempt in range(1, repeats + 1):
                 out_dir = args.scratch / f"out_{key.replace('/', '_')}"
-                runs.append(measure_in_fresh_process(archive, out_dir, args.stages, args.engine, count))
+                runs.append(measure_in_fresh_process(archive, out_dir, {
+                    "stages": args.stages, "profile": "auto", "workers": count or 1, "engine": args.engine})))
                 shutil.rmtree(out_dir, ignore_errors=True)  # gigabytes at 10 M; only the figures matter
                 last = runs[-1]
                 print(f"  {key} run {attempt}/{repeats}: {last['rows_read']:,} rows in {last['wall_seconds']:.0f} s = "

@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--stages", default="normalize,langid", metavar="LIST",
                        help="stages to run, comma-separated, or 'default' for the shipped configuration "
                             "(default: normalize,langid, the foundation's ingest + normalize + langid figure)")
+    group.add_argument("--profile", choices=("auto", "accurate", "fast"), default="auto",
+                       help="model profile of the runs (default: auto, as `diplolens run`)")
+    group.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes that run the stages (`diplolens run --workers N`; default: 1)")
+    group.add_argument("--sizes", default=f"1x,{COPIES}x", metavar="LIST",
+                       help=f"archive sizes to run, comma-separated (default: 1x,{COPIES}x; the memory-flatness "
+                            f"check needs both)")
     group.add_argument("--quick", action="store_true",
                        help=f"smoke check on a {QUICK_ROWS:,}-row slice of the archive (and that slice {COPIES}x); "
                             f"figures go to {NAME}-quick.json")
@@ -51,29 +58,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.repeats is not None and args.repeats < 1:
         fail("--repeats must be at least 1")
+    if args.workers < 1:
+        fail("--workers must be at least 1")
+    sizes = args.sizes.split(",")
+    if not sizes or not set(sizes) <= set(DEFAULT_REPEATS):
+        fail(f"--sizes: expected a comma-separated subset of {', '.join(DEFAULT_REPEATS)}, got {args.sizes!r}")
     source = data_file(args.data, WORLD_LEADERS_FILE)
     repeats = {label: args.repeats or (1 if args.quick else default) for label, default in DEFAULT_REPEATS.items()}
     archive = f"quick: {QUICK_ROWS:,}-row slice" if args.quick else "world-leaders archive"
-    print(f"\n== Throughput and peak memory of pipeline.runner.run ({archive}; stages: {args.stages}) ==")
+    settings = {"stages": args.stages, "profile": args.profile, "workers": args.workers}
+    print(f"\n== Throughput and peak memory of pipeline.runner.run ({archive}; stages: {args.stages}; "
+          f"profile: {args.profile}; workers: {args.workers}) ==")
     with tempfile.TemporaryDirectory(prefix="diplolens-bench-") as scratch:
         scratch = Path(scratch)
         base = write_slice(source, scratch / "slice.csv", QUICK_ROWS) if args.quick else source
-        replicated = write_replicated(base, scratch / f"replicated_{COPIES}x.csv", COPIES)
-        configurations = {label: measure_configuration(label, path, repeats[label], scratch, args.stages)
-                          for label, path in (("1x", base), (f"{COPIES}x", replicated))}
+        paths = {"1x": base}
+        if f"{COPIES}x" in sizes:
+            paths[f"{COPIES}x"] = write_replicated(base, scratch / f"replicated_{COPIES}x.csv", COPIES)
+        configurations = {label: measure_configuration(label, paths[label], repeats[label], scratch, settings)
+                          for label in sizes}
 
-    one, many = configurations["1x"]["median"], configurations[f"{COPIES}x"]["median"]
-    memory_ratio = round(many["peak_rss_mib"] / one["peak_rss_mib"], 2)
-    speed_ratio = round(many["posts_per_second"] / one["posts_per_second"], 2)
-    figures = {"quick": args.quick, "stages": args.stages, "input": str(source), "configurations": configurations,
-               "peak_rss_ratio_10x_to_1x": memory_ratio, "peak_rss_flat": memory_ratio <= FLAT_RATIO,
-               "flat_threshold": FLAT_RATIO, "posts_per_second_ratio_10x_to_1x": speed_ratio}
-
+    figures = {"quick": args.quick, **settings, "input": str(source), "configurations": configurations}
     print_summary(configurations)
-    verdict = "flat" if figures["peak_rss_flat"] else "NOT flat"
-    print(f"peak memory is {verdict}: {COPIES}x / 1x peak RSS = {memory_ratio} (flat means <= {FLAT_RATIO}); "
-          f"{COPIES}x / 1x posts/s = {speed_ratio}")
-    path = save_results(f"{NAME}-quick" if args.quick else NAME, figures)
+    if len(configurations) == 2:
+        one, many = configurations["1x"]["median"], configurations[f"{COPIES}x"]["median"]
+        memory_ratio = round(many["peak_rss_mib"] / one["peak_rss_mib"], 2)
+        speed_ratio = round(many["posts_per_second"] / one["posts_per_second"], 2)
+        figures.update({"peak_rss_ratio_10x_to_1x": memory_ratio, "peak_rss_flat": memory_ratio <= FLAT_RATIO,
+                        "flat_threshold": FLAT_RATIO, "posts_per_second_ratio_10x_to_1x": speed_ratio})
+        verdict = "flat" if figures["peak_rss_flat"] else "NOT flat"
+        print(f"peak memory is {verdict}: {COPIES}x / 1x peak RSS = {memory_ratio} (flat means <= {FLAT_RATIO}); "
+              f"{COPIES}x / 1x posts/s = {speed_ratio}")
+    name = NAME + ("-quick" if args.quick else "") + (f"-workers{args.workers}" if args.workers > 1 else "")
+    path = save_results(name, figures)
     print(f"figures: {path}")
 
 
@@ -118,11 +135,11 @@ def varied_copy(row: dict, copy: int) -> dict:
     return row
 
 
-def measure_configuration(label: str, path: Path, repeats: int, scratch: Path, stages: str) -> dict:
+def measure_configuration(label: str, path: Path, repeats: int, scratch: Path, settings: dict) -> dict:
     runs = []
     for attempt in range(1, repeats + 1):
         out_dir = scratch / f"out_{label}_{attempt}"
-        runs.append(measure_in_fresh_process(path, out_dir, stages))
+        runs.append(measure_in_fresh_process(path, out_dir, settings))
         shutil.rmtree(out_dir, ignore_errors=True)  # the 10x tables are large; only the figures matter
         last = runs[-1]
         print(f"  {label} run {attempt}/{repeats}: {last['rows_read']:,} rows in {last['wall_seconds']:.1f} s = "
@@ -138,11 +155,12 @@ def measure_configuration(label: str, path: Path, repeats: int, scratch: Path, s
             "median": median, "runs": runs}
 
 
-def measure_in_fresh_process(path: Path, out_dir: Path, stages: str, engine: str = "local",
-                             workers: int | None = None) -> dict:
-    command = [sys.executable, "-m", "benchmarks.measure_run", str(path), str(out_dir), stages, engine]
-    completed = subprocess.run(command + ([str(workers)] if workers else []), cwd=REPO_ROOT, capture_output=True,
-                               text=True)
+def measure_in_fresh_process(path: Path, out_dir: Path, settings: dict) -> dict:
+    """settings: stages, profile, workers and, optionally, engine (default local)."""
+    completed = subprocess.run([sys.executable, "-m", "benchmarks.measure_run", str(path), str(out_dir),
+                                settings["stages"], settings["profile"], str(settings["workers"]),
+                                settings.get("engine", "local")],
+                               cwd=REPO_ROOT, capture_output=True, text=True)
     if completed.returncode != 0:
         detail = (completed.stderr.strip().splitlines() or ["no error output"])[-1]
         fail(f"pipeline run on {path.name} failed (exit {completed.returncode}): {detail}")

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(corpus.groupby(["source", "split"]).size().unstack(fill_value=0).to_string(), flush=True)
     encoder = Encoder(args.encoder)
     cache = VectorCache(args.cache)
-    vectors = cache.encode(encoder, corpus["text"].tolist(), progress=_progress("corpus"))
+    vectors = cache.encode(encoder, corpus["text"].tolist(), report_as="corpus")
     train_rows = (corpus["split"] == "train").to_numpy()
     train, dev = corpus[train_rows].reset_index(drop=True), corpus[~train_rows].reset_index(drop=True)
     X_train, X_dev = vectors[train_rows], vectors[~train_rows]
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher_report["cross_lingual_no_arabic_training"] = sib7_scores(blind, dev, X_dev)["per_language"].get("ar")
 
     archive = archive_posts(args.data, corpus, args.archive_posts)
-    archive_vectors = cache.encode(encoder, archive["text"].tolist(), progress=_progress("archive"))
+    archive_vectors = cache.encode(encoder, archive["text"].tolist(), report_as="archive")
     archive["labels"] = teacher.predict_labels(archive_vectors)
     print(f"training topics-fast on {len(train):,} labelled + {len(archive):,} distilled posts ...", flush=True)
     student_data = pd.concat([train[["text", "labels", "lang", "source"]],
@@ -264,12 +264,6 @@ _OTHER_LICENCES = {
     "taxonomy_examples": "this project (MIT)",
     "world_leaders_distilled": "texts: world-leaders archive, no licence stated; labels: topics-e5",
 }
-
-
-def _progress(what: str):
-    def show(done: int, total: int) -> None:
-        print(f"  embedded {done:,}/{total:,} {what} texts", flush=True)
-    return show
 
 
 if __name__ == "__main__":

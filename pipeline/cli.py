@@ -54,15 +54,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--period", choices=("month", "quarter", "year"),
                      help="also write accounts_by_period and actors_by_period (config metrics.period)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the interrupted run in --out from its last complete part (same inputs and config)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="processes that run the stages (default: 1; with --engine dask, the LocalCluster's "
+                          "workers, default one per core); the tables are the same for any N")
     run.add_argument("--engine", choices=("local", "dask"), default="local",
-                     help="local: this process; dask: a Dask cluster (needs the dask extra), same outputs")
+                     help="local: this machine; dask: the stages on a Dask cluster (needs the dask extra), "
+                          "same outputs")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster)")
-    run.add_argument("--dask-workers", type=int, metavar="N",
-                     help="with --engine dask and no --scheduler: LocalCluster workers (default: one per core)")
+    run.add_argument("--pseudonymize", action="store_true",
+                     help="replace handles and ids of accounts not in --accounts by salted hashes in every output")
+    run.add_argument("--salt-file", metavar="FILE",
+                     help="salt for --pseudonymize (default: $DIPLOLENS_HOME/pseudonymize.salt, generated)")
 
     run.add_argument("--model", action="append", default=[], metavar="TASK=NAME",
                      help="use model NAME (under models/, or a folder) for TASK, e.g. --model topics=my-topics")
+
+    report = commands.add_parser("report", help="write the HTML report of a run",
+                                 description="Write one self-contained HTML page (no network) from the tables "
+                                             "of a finished run: ranking, actors, issue mix, risks.")
+    report.add_argument("dir", metavar="DIR", help="the --out folder of a finished run")
+    report.add_argument("--out", metavar="FILE", help="where to write it (default: DIR/report.html)")
+
+    export = commands.add_parser("export", help="export a run's tables for spreadsheets (CSV, Excel)",
+                                 description="Write each table of a finished run as CSV (UTF-8 with BOM) or "
+                                             "one Excel workbook; formula-like cells are escaped.")
+    export.add_argument("dir", metavar="DIR", help="the --out folder of a finished run")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="csv (default) or xlsx")
+    export.add_argument("--out", metavar="FOLDER", help="where to write them (default: DIR/export)")
 
     commands.add_parser("formats", help="list the input formats")
     commands.add_parser("config", help="print the default configuration")
@@ -78,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("task", choices=("topics",))
     train.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels) or a saved datasets folder")
     train.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    train.add_argument("--features", choices=("encoder", "tfidf"), default="encoder",
-                       help="encoder vectors (accurate profile) or TF-IDF (fast profile)")
+    train.add_argument("--features", choices=("encoder", "tfidf", "hybrid"), default="encoder",
+                       help="encoder vectors (accurate profile), TF-IDF (fast profile) or both (hybrid, accurate)")
     train.add_argument("--taxonomy", metavar="FILE", help="taxonomy YAML (default: corpora/taxonomy.yaml)")
     train.add_argument("--split", default="train", help="split to train on when DATA has splits (default: train)")
     train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
@@ -110,6 +131,10 @@ def _run(args) -> int:
         overrides["batch_size"] = args.batch_size
     if args.period:
         overrides["metrics.period"] = args.period
+    if args.pseudonymize:
+        overrides["privacy.pseudonymize"] = True
+    if args.salt_file:
+        overrides["privacy.salt_file"] = args.salt_file
     for item in args.model:
         task, sep, name = item.partition("=")
         if not sep or task not in ("topics",) or not name:
@@ -118,7 +143,7 @@ def _run(args) -> int:
     config = load_config(args.config, overrides)
     manifest = run(args.inputs, args.out, config, args.accounts,
                    progress=False if args.quiet else None, command=["diplolens", *sys.argv[1:]],
-                   engine=_engine(args))
+                   resume=args.resume, **_engine(args))
     counts = manifest["counts"]
     print(f"{counts['rows_read']:,} rows read: {counts['posts_written']:,} posts written, "
           f"{counts['quarantined']:,} quarantined, {counts['duplicates']:,} duplicates "
@@ -128,14 +153,30 @@ def _run(args) -> int:
     return 0
 
 
-def _engine(args):
+def _engine(args) -> dict:
+    """run()'s `workers` and `engine` arguments for --engine, --workers and --scheduler."""
     if args.engine == "local":
-        if args.scheduler or args.dask_workers:
-            raise UserError("--scheduler and --dask-workers need --engine dask")
-        return None
+        if args.scheduler:
+            raise UserError("--scheduler needs --engine dask")
+        return {"workers": 1 if args.workers is None else args.workers}
     from pipeline.dask_engine import DaskEngine
 
-    return DaskEngine(args.scheduler, args.dask_workers)
+    return {"engine": DaskEngine(args.scheduler, args.workers)}
+
+
+def _report(args) -> int:
+    from pipeline.report import write_report
+
+    print(f"report written to {write_report(args.dir, args.out)}")
+    return 0
+
+
+def _export(args) -> int:
+    from pipeline.export import export_tables
+
+    for path in export_tables(args.dir, args.format, args.out):
+        print(path)
+    return 0
 
 
 def _formats() -> int:
@@ -203,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "formats":
             return _formats()
         if args.command == "models":

@@ -45,6 +45,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return config
 
 
+def with_defaults(settings: dict | None, defaults: dict, section: str) -> dict:
+    """A component's settings over its defaults, refusing names the component does not know
+    (a typo would otherwise be ignored silently)."""
+    unknown = sorted(set(settings or {}) - set(defaults))
+    if unknown:
+        raise UserError(f"unknown {section} setting {', '.join(unknown)} (known: {', '.join(defaults)})")
+    return {**defaults, **(settings or {})}
+
+
 def _merge_checked(base: dict, update: dict, prefix: str) -> None:
     for key, value in update.items():
         where = f"{prefix}{key}"

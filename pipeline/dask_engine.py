@@ -1,132 +1,81 @@
-"""The Dask engine: the local runner's stage functions, run on the workers of a Dask cluster.
+"""The Dask engine: the runner's stages, run on the workers of a Dask cluster.
 
-`diplolens run --engine dask [--scheduler ADDRESS] [--dask-workers N]`: without an address, a
+`diplolens run --engine dask [--scheduler ADDRESS] [--workers N]`: without an address, a
 `LocalCluster` of N single-threaded worker processes (default: one per core).
 
-Work is split into partitions: a Parquet file into slices of `PARTITION_BATCHES` batches (only
-the row groups of a slice are read), any other format one partition per file (its reader
-streams from the start). A worker reads its partition, maps it to canonical posts batch by
-batch exactly as the local ingest does, attaches the accounts registry and runs the configured
-stages (`pipeline.runner.enrich`; models load once per worker process and stay cached). The
-client takes the enriched batches back in input order and hands them to `pipeline.runner.run`,
-which does everything archive-wide as it does for the local engine: duplicate removal (the
-first occurrence in input order wins), account metrics, the risk archive pass (coordination
-across all partitions), the tables and the manifest. So the outputs are the local engine's.
+Only the enrichment moves: the client ingests the inputs (duplicate removal across the whole
+archive, the accounts registry, `--pseudonymize`) exactly as the local runner does, submits
+each batch's posts to the cluster (`pipeline.runner.enrich_batch`; models load once per worker
+process and stay cached) and takes the enriched batches back in input order. Everything else
+is the local runner's: numbered parts and checkpoints (so `--resume` works with either
+engine), account metrics, the risk archive pass (coordination across all batches), the tables
+and the manifest. So the outputs are the local engine's.
 
-At most `IN_FLIGHT_PER_WORKER` partitions per worker are submitted ahead of the one the client
-reads, so memory stays a few partitions whatever the archive's size. Every worker must be
-able to read the input paths as the client names them, and run this version of diplolens.
+At most `IN_FLIGHT_PER_WORKER` batches per worker are submitted ahead of the one the client
+waits for, so memory stays a few batches whatever the archive's size. Every worker must run
+this version of diplolens; it needs no access to the input files.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from collections import defaultdict, deque
+from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Iterator
 
+import pyarrow as pa
+
 from pipeline.errors import UserError
-from pipeline.ingest import AccountsRegistry, Deduplicator, IngestBatch, InputFile, canonical_batches, read_options
-from pipeline.ingest.tabular import read_parquet_rows
+from pipeline.ingest import IngestBatch
 
-PARTITION_BATCHES = 4  # batches per Parquet slice: enough work per task to hide its overhead
-IN_FLIGHT_PER_WORKER = 2  # partitions queued per worker while the client reads the oldest
-
-
-@dataclass(frozen=True)
-class Partition:
-    file: int  # position in the run's list of input files
-    start: int = 0  # rows of a Parquet slice, 0-based, stop excluded; None: the whole file
-    stop: int | None = None
-
-
-def plan_partitions(files: list[InputFile], batch_size: int) -> list[Partition]:
-    """Slices start at multiples of `batch_size`, so the batches are the local engine's."""
-    import pyarrow.parquet as pq
-
-    partitions = []
-    for index, source in enumerate(files):
-        if source.reader is None:
-            continue
-        if source.reader.name != "parquet":
-            partitions.append(Partition(index))
-            continue
-        rows = pq.ParquetFile(source.path).metadata.num_rows
-        step = PARTITION_BATCHES * batch_size
-        partitions.extend(Partition(index, start, min(start + step, rows)) for start in range(0, max(rows, 1), step))
-    return partitions
-
-
-def enrich_partition(source: InputFile, partition: Partition, accounts: AccountsRegistry | None,
-                     context) -> tuple[list[IngestBatch], dict[str, float]]:
-    """On a worker: one partition's batches, canonical and through the stages (duplicates kept:
-    only the client sees the whole input), and the seconds spent per stage."""
-    from pipeline.runner import enrich
-
-    timings: dict[str, float] = defaultdict(float)
-    options = read_options(context.config)
-    if partition.stop is None:
-        records = source.reader.read(source.path, options, source.sample)
-    else:
-        records = read_parquet_rows(source.path, options, partition.start, partition.stop)
-    batches = []
-    canonical = canonical_batches(source, records, context.config, options)
-    while True:
-        tick = time.perf_counter()
-        batch = next(canonical, None)
-        if batch is not None and accounts is not None:
-            batch.posts = accounts.attach(batch.posts)
-        timings["ingest"] += time.perf_counter() - tick
-        if batch is None:
-            return batches, dict(timings)
-        batch.posts = enrich(batch.posts, context, timings)
-        batch.source = None  # the client puts back its own InputFile (counts are kept by identity)
-        batches.append(batch)
+IN_FLIGHT_PER_WORKER = 2  # batches queued per worker while the client waits for the oldest
 
 
 class DaskEngine:
-    """An engine for `pipeline.runner.run`: yields the enriched batches in input order."""
+    """Enriches the runner's batches on a Dask cluster: `enrich_batches` is the cluster's
+    `pipeline.runner.enrich_batches`."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None, connect_timeout: str = "10s"):
         if workers is not None and workers < 1:
-            raise UserError(f"--dask-workers must be at least 1, not {workers}")
+            raise UserError(f"--workers must be at least 1, got {workers}")
+        if scheduler and workers is not None:
+            raise UserError("--workers with --scheduler: the cluster's workers are the scheduler's; "
+                            "give one or the other")
         self.scheduler = scheduler
         self.workers = workers
         self.connect_timeout = connect_timeout
         self.description = {"name": "dask", "scheduler": scheduler or "LocalCluster"}
 
-    def __call__(self, files: list[InputFile], config: dict, accounts: AccountsRegistry | None, context,
-                 timings: dict[str, float]) -> Iterator[IngestBatch]:
-        partitions = plan_partitions(files, config["batch_size"])
-        deduplicator = Deduplicator()
+    def enrich_batches(self, batches: Iterator[IngestBatch], context
+                       ) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
+        """Each batch with its enriched posts and stage seconds, in input order."""
+        from pipeline.runner import enrich_batch
+
         with ExitStack() as stack:
             client = self._connect(stack)
             workers = sum(client.nthreads().values())
-            self.description.update(workers=workers, partitions=len(partitions))
-            shared = client.scatter(accounts, broadcast=True) if accounts is not None else None
-            pending = deque()
-            queue = iter(partitions)
-            while True:
-                while len(pending) < IN_FLIGHT_PER_WORKER * workers and (partition := next(queue, None)):
-                    # pure=False: a slice named twice (a path given twice) is still read twice.
-                    pending.append((partition, client.submit(enrich_partition, files[partition.file], partition,
-                                                             shared, context, pure=False)))
-                if not pending:
-                    return
-                partition, future = pending.popleft()
-                batches, worker_seconds = future.result()
-                future.release()
-                for stage, seconds in worker_seconds.items():
-                    timings[stage] += seconds
+            self.description.update(workers=workers, tasks=0)
+            shared = client.scatter(context, broadcast=True)
+            in_flight: deque = deque()
+            try:
                 for batch in batches:
-                    tick = time.perf_counter()
-                    batch.posts, batch.duplicates = deduplicator.drop_duplicates(batch.posts)
-                    batch.source = files[partition.file]
-                    timings["ingest"] += time.perf_counter() - tick
-                    yield batch
+                    # pure=False: equal posts in two batches are still two tasks.
+                    in_flight.append((batch, client.submit(enrich_batch, batch.posts, shared, pure=False)))
+                    self.description["tasks"] += 1
+                    if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
+                        yield self._result(*in_flight.popleft())
+                while in_flight:
+                    yield self._result(*in_flight.popleft())
+            finally:
+                for _, future in in_flight:
+                    future.cancel()
+
+    @staticmethod
+    def _result(batch: IngestBatch, future) -> tuple[IngestBatch, pa.Table, dict[str, float]]:
+        table, timings = future.result()
+        future.release()
+        return batch, table, timings
 
     def _connect(self, stack: ExitStack):
         try:

@@ -1,14 +1,22 @@
 """Outputs: the tables of a run, written so that a half-written file never looks complete.
 
-Each table streams into `NAME.parquet.partial` and is renamed to `NAME.parquet` only when
-closed; `manifest.json` is written last, so its presence (with `"status": "complete"`)
-says the run finished.
+Every file is written to `NAME.partial` in the same folder, flushed to disk and renamed to
+`NAME` only when complete (a rename within a folder is atomic), so a killed run or a power
+loss leaves either the whole file or none under its final name. `manifest.json` is written
+when a run starts (`"status": "running"`) and again when it ends (`"complete"`, or
+`"interrupted"` / `"failed"`): only `"complete"` vouches for the tables.
+
+While a run is in progress, posts and quarantined rows go to numbered parts in
+`OUT/.parts/`, with a checkpoint that says which parts are complete (`RunParts`); the final
+tables are assembled from them at the end, and a run interrupted at any point resumes from
+its last complete part.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +26,8 @@ import pyarrow.parquet as pq
 from pipeline.schema import to_arrow
 
 PARTIAL_SUFFIX = ".partial"
+PARTS_FOLDER = ".parts"
+CHECKPOINT = "checkpoint.json"
 
 
 class TableWriter:
@@ -30,44 +40,103 @@ class TableWriter:
         self.rows = 0
         self._writer = pq.ParquetWriter(self.partial, schema, compression=compression)
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            self._writer.write_table(to_arrow(frame, self.schema))
-            self.rows += len(frame)
+    def write(self, batch: pd.DataFrame | pa.Table) -> None:
+        if len(batch):
+            self._writer.write_table(to_arrow(batch, self.schema) if isinstance(batch, pd.DataFrame) else batch)
+            self.rows += len(batch)
 
     def close(self) -> None:
         self._writer.close()
-        os.replace(self.partial, self.path)
+        _commit(self.partial, self.path)
 
     def abort(self) -> None:
         self._writer.close()
         self.partial.unlink(missing_ok=True)
 
 
-def rewrite_table(path: Path, schema: pa.Schema, transform, compression: str = "zstd") -> int:
-    """Pass a written table through `transform(batch) -> batch`, one row group at a time
-    (memory stays that of one batch), replacing the file only when the pass is complete."""
-    source = pq.ParquetFile(path)
-    rewritten = path.with_name(path.name + ".rewrite")
-    writer = TableWriter(rewritten, schema, compression)
-    try:
-        for group in range(source.num_row_groups):
-            writer.write(transform(source.read_row_group(group).to_pandas(maps_as_pydicts="strict")))
-    except BaseException:
-        writer.abort()
-        raise
-    writer.close()
-    os.replace(rewritten, path)
-    return writer.rows
-
-
-def write_table(frame: pd.DataFrame, path: Path, compression: str = "zstd") -> None:
+def write_table(frame: pd.DataFrame | pa.Table, path: Path, compression: str = "zstd") -> None:
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    frame.to_parquet(partial, index=False, compression=compression)
-    os.replace(partial, path)
+    if isinstance(frame, pa.Table):
+        pq.write_table(frame, partial, compression=compression)
+    else:
+        frame.to_parquet(partial, index=False, compression=compression)
+    _commit(partial, path)
 
 
 def write_json(data: dict, path: Path) -> None:
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     partial.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    _commit(partial, path)
+
+
+def _commit(partial: Path, path: Path) -> None:
+    """Rename a fully written file into place, durably: its bytes reach the disk before the
+    rename, and the rename before we go on (else a power loss can leave an empty file)."""
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
     os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class RunParts:
+    """The work folder of a run in progress (`OUT/.parts`): one posts part and one quarantine
+    part per ingest batch, numbered from 0, and `checkpoint.json`, rewritten after each batch,
+    which says how many batches are complete. A part numbered at or above that count is debris
+    of an interrupted write and is never read."""
+
+    def __init__(self, out: Path):
+        self.folder = out / PARTS_FOLDER
+
+    def path(self, table: str, number: int) -> Path:
+        return self.folder / f"{table}-{number:06d}.parquet"
+
+    def checkpoint(self) -> dict | None:
+        path = self.folder / CHECKPOINT
+        return json.loads(path.read_text("utf-8")) if path.is_file() else None
+
+    def start(self) -> None:
+        """An empty work folder: parts of an earlier run are discarded."""
+        self.remove()
+        self.folder.mkdir(parents=True)
+
+    def keep_complete(self, batches: int) -> None:
+        """Remove what an interrupted run wrote after its last checkpoint."""
+        for path in self.folder.iterdir():
+            if path.name == CHECKPOINT:
+                continue
+            number = path.name.partition(".")[0].rpartition("-")[2]
+            if path.name.endswith(PARTIAL_SUFFIX) or not number.isdigit() or int(number) >= batches:
+                path.unlink()
+
+    def write(self, number: int, tables: dict[str, pa.Table], checkpoint: dict, compression: str) -> None:
+        """Batch `number`'s parts, then the checkpoint that counts them as complete."""
+        for name, table in tables.items():
+            write_table(table, self.path(name, number), compression)
+        write_json(checkpoint, self.folder / CHECKPOINT)
+
+    def read(self, table: str, number: int) -> pa.Table:
+        return pq.read_table(self.path(table, number))
+
+    def assemble(self, table: str, batches: int, path: Path, schema: pa.Schema, compression: str,
+                 transform=None) -> int:
+        """The first `batches` parts of `table`, in order, into one file at `path` (one row group
+        per non-empty part), each passed through `transform(frame) -> frame` when given; one
+        batch in memory at a time. Returns the rows written."""
+        writer = TableWriter(path, schema, compression)
+        try:
+            for number in range(batches):
+                part = self.read(table, number)
+                if part.num_rows:
+                    writer.write(transform(part.to_pandas(maps_as_pydicts="strict")) if transform else part)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        return writer.rows
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

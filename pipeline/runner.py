@@ -1,34 +1,49 @@
 """The local runner: stream input files through the configured stages into the output tables.
 
-Batches flow ingest -> stages (in config order) -> posts.parquet, with the schema checked at
-every stage boundary; per-account metrics accumulate alongside. Memory depends on the batch
-size and the number of accounts, not on the archive size.
+Batches flow ingest -> stages (in config order, in this process or in `workers` processes)
+-> numbered parts in OUT/.parts, with the schema checked at every stage boundary and a
+checkpoint after every batch; per-account metrics and the risk stage's archive-wide evidence
+accumulate alongside. At the end the parts are assembled into posts.parquet and
+quarantine.parquet and the metrics tables are written. Memory depends on the batch size and
+the number of accounts, not on the archive size; a run interrupted at any point resumes
+from its last complete part (`resume=True`) with the same tables as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import multiprocessing
 import os
 import platform
+import signal
+import sys
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
+import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pipeline import __version__, schema
+from pipeline.dictionary import write_data_dictionary
 from pipeline.errors import UserError
-from pipeline.ingest import AccountsRegistry, IngestBatch, ingest_batches, plan_inputs, sha256_of
+from pipeline.ingest import AccountsRegistry, IngestBatch, InputFile, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, check_index_settings, check_period,
                               composite_index, rank_sensitivity, with_specialization)
 from pipeline.models import load, resolve_profile, topic_model_name
-from pipeline.outputs import TableWriter, rewrite_table, write_json, write_table
+from pipeline.outputs import RunParts, write_json, write_table
 from pipeline.registry import stages
 from pipeline.risk import RiskAccumulator
+from pipeline.schema import to_arrow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "corpora" / "sample"
@@ -46,14 +61,19 @@ class StageContext:
 
 
 def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
-        progress: bool | None = None, command: list[str] | None = None, engine=None) -> dict:
+        progress: bool | None = None, command: list[str] | None = None, resume: bool = False,
+        workers: int = 1, engine=None) -> dict:
     """Run the pipeline; returns the manifest (also written to OUT/manifest.json).
 
-    `engine(files, config, accounts, context, timings)` yields the enriched batches in input
-    order; the default enriches them here (`local_batches`), `pipeline.dask_engine` on a
-    Dask cluster. Everything archive-wide (duplicates aside) happens here, for both."""
+    `resume`: continue the interrupted run in `out_dir` from its last complete part (same
+    inputs and configuration), or start afresh when it has none. `workers`: processes that run
+    the stages (1: this one); the tables are the same for any number. `engine`: None (this
+    machine), or a `pipeline.dask_engine.DaskEngine` that runs the stages on a Dask cluster
+    instead (ingest, duplicates, parts, checkpoints and resume stay here); same tables.
+    """
     started = time.perf_counter()
-    started_at = datetime.now(timezone.utc)
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
     if not inputs:
         if not SAMPLE_POSTS.is_file():
             raise UserError(f"the embedded sample archive is missing ({SAMPLE_POSTS}); give INPUT files")
@@ -66,58 +86,193 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}")
-    (out / "manifest.json").unlink(missing_ok=True)  # a stale manifest must not vouch for new tables
-
-    posts_schema = schema.output_schema(config["stages"])
-    stage_names = config["stages"]
-    engine = engine or local_batches
-    compression = config["outputs"]["compression"]
-    posts_writer = TableWriter(out / "posts.parquet", posts_schema, compression)
-    quarantine_writer = TableWriter(out / "quarantine.parquet", schema.QUARANTINE, compression)
     context = StageContext(config, resolve_profile(config))
-    settings = config["metrics"]
-    period = check_period(settings["period"])
+    models_used = _models_used(config, context.profile)  # a missing model stops the run before any work
+    check_period(config["metrics"]["period"])
     check_index_settings(config["index"])
-    metrics = AccountMetrics(settings["min_language_share"])
-    # The same measures per calendar period: state keyed by (account, period).
-    by_period = AccountMetrics(settings["min_language_share"], period) if period else None
-    risk = RiskAccumulator(config["risk"]) if "risk" in stage_names else None
+    pseudonymizer = _pseudonymizer(config, accounts, out)
+
+    manifest = _started_manifest(files, accounts_path, config, context.profile, command, workers)
+    # In the fingerprint too: parts pseudonymized with another salt must not be resumed into.
+    manifest["pseudonymized"] = {"salt_fingerprint": pseudonymizer.fingerprint} if pseudonymizer else False
+    fingerprint = _fingerprint(manifest)
+    parts = RunParts(out)
+    checkpoint = _resume_point(parts, fingerprint, out) if resume else None
+    if checkpoint is None:
+        _discard_earlier_outputs(out)
+        parts.start()
+    else:
+        parts.keep_complete(checkpoint["batches"])
+        manifest["resumed_after_batches"] = checkpoint["batches"]
+    counts = RunCounts.from_checkpoint(checkpoint, len(files))
+    write_json(manifest, out / "manifest.json")
+
     timings: dict[str, float] = defaultdict(float)
-    per_file: dict[int, dict] = {}  # by id() of the InputFile: a path may be given twice
-    mangled_ids = 0
+    try:
+        with _progress_display(progress, files) as display:
+            accumulators = process_batches(files, config, accounts, context, parts, counts, fingerprint,
+                                           workers, display, timings, pseudonymizer, engine)
+        outputs, accounts_table = finish_run(out, parts, counts.batches, accumulators, config, timings)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        manifest.update(status="interrupted" if interrupted else "failed", stopped_at=_now(),
+                        complete_batches=counts.batches)
+        if not interrupted:
+            manifest["error"] = f"{type(exc).__name__}: {exc}"
+        write_json(manifest, out / "manifest.json")
+        raise
 
-    with _progress_display(progress, files) as display:
-        try:
-            for batch in engine(files, config, accounts, context, timings):
-                posts = batch.posts
-                tick = time.perf_counter()
-                metrics.update(posts)
-                if by_period is not None:
-                    by_period.update(posts)
-                timings["metrics"] += time.perf_counter() - tick
-                if risk is not None:
-                    tick = time.perf_counter()
-                    risk.update(posts)
-                    timings["risk_archive"] += time.perf_counter() - tick
-                tick = time.perf_counter()
-                posts_writer.write(posts)
-                quarantine_writer.write(batch.quarantine)
-                timings["write"] += time.perf_counter() - tick
-                _count(per_file, batch, len(posts))
-                mangled_ids += batch.mangled_ids
-                display.advance(batch, len(posts))
-        except BaseException:
-            posts_writer.abort()
-            quarantine_writer.abort()
-            raise
-        posts_writer.close()
-        quarantine_writer.close()
+    totals = counts.totals()
+    elapsed = time.perf_counter() - started
+    for entry, file_counts in zip(manifest["inputs"], counts.of_read_files(files)):
+        entry.update(file_counts)
+    manifest.update(
+        status="complete",
+        finished_at=_now(),
+        counts=totals,
+        outputs=outputs,
+        warnings=_warnings(counts.mangled_ids, accounts_table, files),
+        models=models_used,
+        engine=engine.description if engine is not None else {"name": "local"},
+        timings_seconds={**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
+        posts_per_second=round(totals["rows_read"] / elapsed, 1) if elapsed else None,
+    )
+    write_json(manifest, out / "manifest.json")
+    parts.remove()
+    return manifest
 
+
+def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None,
+                    context: StageContext, parts: RunParts, counts: "RunCounts", fingerprint: dict,
+                    workers: int, display, timings: dict, pseudonymizer=None, engine=None) -> "Accumulators":
+    """Stream every batch through the stages into numbered parts, checkpointing after each;
+    returns the accumulators the final tables are computed from.
+
+    The batches `counts` already holds (a resumed run) are ingested again, since duplicate
+    detection spans the whole archive, but not enriched: their complete parts are replayed
+    through the accumulators instead. With an `engine` (Dask), it enriches the batches instead
+    of `enrich_batches`."""
+    accumulators = Accumulators(config)
+    batches = _timed(ingest_batches(files, config, accounts), timings, "ingest")
+    if pseudonymizer is not None:
+        # Before any stage, so no table, part or error log ever holds the original handles.
+        batches = (replace(batch, posts=pseudonymizer.posts(batch.posts),
+                           quarantine=pseudonymizer.quarantine(batch.quarantine)) for batch in batches)
+    file_index = {id(f): i for i, f in enumerate(files)}
+    replayed = RunCounts.from_checkpoint(None, len(files))
+    tick = time.perf_counter()
+    for number in range(counts.batches):
+        batch = next(batches, None)
+        if batch is None:
+            break
+        posts = parts.read("posts", number)
+        replayed.add(file_index[id(batch.source)], batch, posts.num_rows)
+        accumulators.update(posts.to_pandas(maps_as_pydicts="strict"), timings)
+        display.advance(batch, posts.num_rows)
+    if replayed != counts:
+        raise UserError(f"cannot resume in {parts.folder.parent}: the inputs read differently than in the "
+                        f"interrupted run; run without --resume to start afresh")
+    if counts.batches:
+        timings["resume_replay"] = time.perf_counter() - tick
+
+    compression = config["outputs"]["compression"]
+    # closing: a failure here stops the worker processes now, not when the traceback is freed.
+    if engine is not None:
+        enriched = engine.enrich_batches(batches, context)
+    else:
+        enriched = enrich_batches(batches, context, workers)
+    with closing(enriched):
+        for batch, posts, stage_timings in enriched:
+            for name, seconds in stage_timings.items():
+                timings[name] += seconds
+            tick = time.perf_counter()
+            number = counts.batches
+            counts.add(file_index[id(batch.source)], batch, posts.num_rows)
+            parts.write(number, {"posts": posts, "quarantine": to_arrow(batch.quarantine, schema.QUARANTINE)},
+                        {**fingerprint, **counts.checkpoint()}, compression)
+            timings["write"] += time.perf_counter() - tick
+            # The accumulators read the posts as the parts hold them, so a resumed run, which
+            # replays the parts, accumulates exactly the same values.
+            accumulators.update(posts.to_pandas(maps_as_pydicts="strict"), timings)
+            display.advance(batch, posts.num_rows)
+    return accumulators
+
+
+def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, dict[str, float]]:
+    """One ingested batch through the configured stages, with the schema checked at every stage
+    boundary; returns it as rows of posts.parquet, and the seconds each stage took."""
+    stage_names = context.config["stages"]
+    timings = {}
+    schema.check_columns(posts, schema.POSTS, "ingest")
+    for i, name in enumerate(stage_names):
+        tick = time.perf_counter()
+        posts = stages()[name].run(posts, context)
+        timings[name] = time.perf_counter() - tick
+        schema.check_columns(posts, schema.output_schema(stage_names[: i + 1]), name)
+    tick = time.perf_counter()
+    table = to_arrow(posts, schema.output_schema(stage_names)).replace_schema_metadata(None)
+    timings["write"] = time.perf_counter() - tick
+    return table, timings
+
+
+def enrich_batches(batches: Iterator[IngestBatch], context: StageContext,
+                   workers: int = 1) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
+    """Each batch with its enriched posts (`enrich_batch`), in input order. With several
+    workers, the stages run in that many processes, each loading the models once; at most two
+    batches per worker are in flight, so memory stays that of a few batches."""
+    if workers == 1:
+        for batch in batches:
+            yield batch, *enrich_batch(batch.posts, context)
+        return
+    # spawn, not fork: a forked copy of a process that already runs threads (lingua's, torch's)
+    # can deadlock, and this process loads no model for the workers to share anyway.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(context, workers))
+    in_flight: deque = deque()
+    try:
+        for batch in batches:
+            in_flight.append((batch, pool.submit(_enrich_in_worker, batch.posts)))
+            if len(in_flight) >= 2 * workers:
+                done, future = in_flight.popleft()
+                yield done, *future.result()
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, *future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_CONTEXT: StageContext | None = None
+
+
+def _start_worker(context: StageContext, workers: int) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = context
+    # Ctrl-C is for the main process: it stops the pool and marks the manifest interrupted.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # lingua (rayon) and torch (OpenMP) use every core by default: share the cores out.
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for variable in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(variable, threads)
+
+
+def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float]]:
+    return enrich_batch(posts, _WORKER_CONTEXT)
+
+
+def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumulators", config: dict,
+               timings: dict) -> tuple[dict[str, int], pd.DataFrame]:
+    """The final tables from the complete parts and the accumulators: posts.parquet (assembled
+    from the parts in the same pass that adds the risk stage's archive-wide flags),
+    quarantine.parquet, coordination_edges and the metrics tables. Returns each file's row
+    count, and the accounts table."""
+    compression = config["outputs"]["compression"]
+    posts_schema = schema.output_schema(config["stages"])
+    metrics, by_period, risk = accumulators.metrics, accumulators.by_period, accumulators.risk
     tick = time.perf_counter()
     outputs = {}
+    flag_and_count = None
     if risk is not None:
-        # Archive-wide flags: a second streaming pass adds them to the posts already written,
-        # and the risk summaries count every flag there.
         outcome = risk.finish()
 
         def flag_and_count(batch):
@@ -126,7 +281,13 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
                 accumulator.count_risk_flags(batch)
             return batch
 
-        rewrite_table(out / "posts.parquet", posts_schema, flag_and_count, compression)
+    outputs["posts.parquet"] = parts.assemble("posts", batches, out / "posts.parquet", posts_schema,
+                                              compression, flag_and_count)
+    outputs["quarantine.parquet"] = parts.assemble("quarantine", batches, out / "quarantine.parquet",
+                                                   schema.QUARANTINE, compression)
+    timings["write"] += time.perf_counter() - tick
+    tick = time.perf_counter()
+    if risk is not None:
         accounts_table = outcome.apply_to_accounts(metrics.account_table())
         write_table(outcome.edges, out / "coordination_edges.parquet", compression)
         outputs["coordination_edges.parquet"] = len(outcome.edges)
@@ -136,66 +297,160 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         accounts_table = metrics.account_table()
     outputs.update(_write_metrics(accounts_table, by_period, config, out, compression))
     timings["metrics"] += time.perf_counter() - tick
+    outputs["data_dictionary.md"] = write_data_dictionary(out, list(outputs), config)  # its count: columns described
+    return outputs, accounts_table
 
-    totals = {key: sum(f[key] for f in per_file.values())
-              for key in ("rows_read", "posts_written", "quarantined", "duplicates")}
-    totals["balanced"] = totals["rows_read"] == totals["posts_written"] + totals["quarantined"] + totals["duplicates"]
-    elapsed = time.perf_counter() - started
-    manifest = {
+
+class Accumulators:
+    """What the final tables are computed from, gathered batch by batch: per-account metrics
+    (overall and per period) and the risk stage's archive-wide evidence. They read only the
+    enriched posts, so a resumed run rebuilds them by replaying the complete parts."""
+
+    def __init__(self, config: dict):
+        settings = config["metrics"]
+        period = check_period(settings["period"])
+        self.metrics = AccountMetrics(settings["min_language_share"])
+        # The same measures per calendar period: state keyed by (account, period).
+        self.by_period = AccountMetrics(settings["min_language_share"], period) if period else None
+        self.risk = RiskAccumulator(config["risk"]) if "risk" in config["stages"] else None
+
+    def update(self, posts: pd.DataFrame, timings: dict) -> None:
+        tick = time.perf_counter()
+        self.metrics.update(posts)
+        if self.by_period is not None:
+            self.by_period.update(posts)
+        timings["metrics"] += time.perf_counter() - tick
+        if self.risk is not None:
+            tick = time.perf_counter()
+            self.risk.update(posts)
+            timings["risk_archive"] += time.perf_counter() - tick
+
+
+COUNTED = ("rows_read", "posts_written", "quarantined", "duplicates")
+
+
+@dataclass
+class RunCounts:
+    """Batches done and rows counted per input file (by position in the planned file list: a
+    path may be given twice); saved in every checkpoint."""
+
+    batches: int
+    per_file: list[dict]
+    mangled_ids: int = 0
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict | None, files: int) -> "RunCounts":
+        if checkpoint is None:
+            return cls(0, [dict.fromkeys(COUNTED, 0) for _ in range(files)])
+        return cls(checkpoint["batches"], checkpoint["per_file"], checkpoint["mangled_ids"])
+
+    def add(self, file: int, batch: IngestBatch, written: int) -> None:
+        entry = self.per_file[file]
+        entry["rows_read"] += batch.rows_read
+        entry["posts_written"] += written
+        entry["quarantined"] += len(batch.quarantine)
+        entry["duplicates"] += batch.duplicates
+        self.mangled_ids += batch.mangled_ids
+        self.batches += 1
+
+    def checkpoint(self) -> dict:
+        return {"batches": self.batches, "per_file": self.per_file, "mangled_ids": self.mangled_ids}
+
+    def totals(self) -> dict:
+        totals = {key: sum(entry[key] for entry in self.per_file) for key in COUNTED}
+        totals["balanced"] = totals["rows_read"] == totals["posts_written"] + totals["quarantined"] + totals["duplicates"]
+        return totals
+
+    def of_read_files(self, files: list[InputFile]) -> list[dict]:
+        return [entry for entry, f in zip(self.per_file, files) if f.reader is not None]
+
+
+def _started_manifest(files: list[InputFile], accounts_path, config: dict, profile: str,
+                      command: list[str] | None, workers: int) -> dict:
+    """The manifest as written when a run starts: what it reads and how, `"status": "running"`."""
+    return {
         "tool": "diplolens",
-        "status": "complete",
-        "started_at": started_at.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "status": "running",
+        "started_at": _now(),
         "command": command,
-        "inputs": [_input_entry(f, per_file) for f in files if f.reader is not None],
+        "workers": workers,
+        "inputs": [{"path": str(f.path), "format": f.reader.name, "bytes": f.path.stat().st_size,
+                    "sha256": sha256_of(f.path)} for f in files if f.reader is not None],
         "skipped_files": [{"path": str(f.path), "reason": f.skip_reason}
                           for f in files if f.reader is None],
         "accounts_registry": ({"path": str(accounts_path), "sha256": sha256_of(Path(accounts_path))}
                               if accounts_path else None),
-        "counts": totals,
-        "outputs": {
-            "posts.parquet": posts_writer.rows,
-            "quarantine.parquet": quarantine_writer.rows,
-            **outputs,
-        },
-        "warnings": _warnings(mangled_ids, accounts_table, files),
         "config": config,
-        "engine": getattr(engine, "description", {"name": "local"}),
-        "profile": context.profile,
+        "profile": profile,
         "versions": _versions(config["stages"]),
-        "models": _models_used(config, context.profile),
-        "timings_seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
-        "posts_per_second": round(totals["rows_read"] / elapsed, 1) if elapsed else None,
     }
-    write_json(manifest, out / "manifest.json")
-    return manifest
 
 
-def local_batches(files, config: dict, accounts: AccountsRegistry | None, context: StageContext,
-                  timings: dict[str, float]) -> Iterator[IngestBatch]:
-    """The local engine: ingest each batch and enrich it in this process."""
-    batches = ingest_batches(files, config, accounts)
+def _fingerprint(manifest: dict) -> dict:
+    """What a resumed run must share with the interrupted one for their parts to mix."""
+    settings = json.dumps([manifest["config"], manifest["profile"], manifest["versions"], manifest["pseudonymized"]],
+                          sort_keys=True, default=str)
+    return {"config_sha256": hashlib.sha256(settings.encode("utf-8")).hexdigest(),
+            "inputs": [{"path": entry["path"], "sha256": entry["sha256"]} for entry in manifest["inputs"]],
+            "accounts_registry": manifest["accounts_registry"]}
+
+
+def _resume_point(parts: RunParts, fingerprint: dict, out: Path) -> dict | None:
+    """The checkpoint to resume from, None (with a notice) when there is none; a UserError when
+    the inputs or the configuration are not those of the interrupted run."""
+    checkpoint = parts.checkpoint()
+    if checkpoint is None:
+        print(f"diplolens: nothing to resume in {out} (no checkpoint): starting a fresh run", file=sys.stderr)
+        return None
+    advice = "run without --resume to start afresh"
+    if checkpoint["config_sha256"] != fingerprint["config_sha256"]:
+        raise UserError(f"cannot resume in {out}: the configuration (or the models' versions) differs from the "
+                        f"interrupted run's; {advice}")
+    if checkpoint["inputs"] != fingerprint["inputs"]:
+        before = {(e["path"], e["sha256"]) for e in checkpoint["inputs"]}
+        now = {(e["path"], e["sha256"]) for e in fingerprint["inputs"]}
+        changed = sorted({path for path, _ in before ^ now})
+        raise UserError(f"cannot resume in {out}: the inputs differ from the interrupted run's "
+                        f"({', '.join(changed) or 'their order'}); {advice}")
+    if checkpoint["accounts_registry"] != fingerprint["accounts_registry"]:
+        raise UserError(f"cannot resume in {out}: the accounts registry differs from the interrupted run's; {advice}")
+    print(f"diplolens: resuming in {out} after {checkpoint['batches']:,} complete batches", file=sys.stderr)
+    return checkpoint
+
+
+def _discard_earlier_outputs(out: Path) -> None:
+    """A fresh run removes the tables an earlier run left in OUT, so none can pass for its own."""
+    try:
+        earlier = json.loads((out / "manifest.json").read_text("utf-8")).get("outputs") or {}
+    except (OSError, ValueError, AttributeError):
+        earlier = {}
+    for name in {*earlier, "posts.parquet", "quarantine.parquet"}:
+        if Path(name).name == name:  # a file of OUT, never a path elsewhere
+            (out / name).unlink(missing_ok=True)
+
+
+def _timed(iterator: Iterator, timings: dict, name: str) -> Iterator:
+    """The items of `iterator`, adding the time spent producing each to timings[name]."""
     while True:
         tick = time.perf_counter()
-        batch = next(batches, None)
-        timings["ingest"] += time.perf_counter() - tick
-        if batch is None:
-            return
-        batch.posts = enrich(batch.posts, context, timings)
-        yield batch
-
-
-def enrich(posts, context: StageContext, timings: dict[str, float]):
-    """One batch of canonical posts through the configured stages, the schema checked at
-    every boundary; each stage's seconds are added to `timings`."""
-    stage_names = context.config["stages"]
-    schema.check_columns(posts, schema.POSTS, "ingest")
-    for i, name in enumerate(stage_names):
-        tick = time.perf_counter()
-        posts = stages()[name].run(posts, context)
+        item = next(iterator, None)
         timings[name] += time.perf_counter() - tick
-        schema.check_columns(posts, schema.output_schema(stage_names[: i + 1]), name)
-    return posts
+        if item is None:
+            return
+        yield item
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _pseudonymizer(config: dict, accounts: AccountsRegistry | None, out: Path):
+    if not config["privacy"]["pseudonymize"]:
+        return None
+    from pipeline.privacy import Pseudonymizer, load_salt
+
+    official = set(accounts.table["handle"]) if accounts is not None else set()
+    return Pseudonymizer(load_salt(config["privacy"]["salt_file"], out), official)
 
 
 def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dict, out: Path,
@@ -224,21 +479,6 @@ def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dic
     for name, table in tables.items():
         write_table(table, out / name, compression)
     return {name: len(table) for name, table in tables.items()}
-
-
-def _count(per_file: dict, batch: IngestBatch, written: int) -> None:
-    entry = per_file.setdefault(id(batch.source), dict.fromkeys(
-        ("rows_read", "posts_written", "quarantined", "duplicates"), 0))
-    entry["rows_read"] += batch.rows_read
-    entry["posts_written"] += written
-    entry["quarantined"] += len(batch.quarantine)
-    entry["duplicates"] += batch.duplicates
-
-
-def _input_entry(source, per_file: dict) -> dict:
-    counts = per_file.get(id(source), dict.fromkeys(("rows_read", "posts_written", "quarantined", "duplicates"), 0))
-    return {"path": str(source.path), "format": source.reader.name, "bytes": source.path.stat().st_size,
-            "sha256": sha256_of(source.path), **counts}
 
 
 def _warnings(mangled_ids: int, accounts_table, files) -> list[str]:

@@ -92,6 +92,8 @@ def check_columns(df: pd.DataFrame, schema: pa.Schema, where: str) -> None:
 
 def to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """Convert a batch to Arrow with exactly `schema` (column order and types)."""
+    if df.empty:  # its columns may have lost their types (float64 where lists belong)
+        return schema.empty_table()
     return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
 
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.errors import UserError
 from pipeline.ingest.accounts import AccountsRegistry
 from pipeline.ingest.canonical import CanonicalBatch, to_canonical
-from pipeline.ingest.records import RawRecord, ReadOptions
+from pipeline.ingest.records import DAMAGED_STREAM, InputTooLarge, RawRecord, ReadOptions
 from pipeline.ingest.sniff import Sample, sniff
 from pipeline.registry import Reader, readers, readers_by_priority
 
@@ -84,6 +86,9 @@ def plan_inputs(inputs: list[str], forced_format: str = "auto") -> list[InputFil
         except OSError as exc:
             raise UserError(f"cannot read {path}: {exc.strerror or exc}")
         reader = detect_reader(sample, forced_format)
+        if reader is None and explicit and sample.container == "zip":
+            raise UserError(f"{path}: a zip that is not an X archive; extract it and give its files "
+                            f"(gzip, bz2 and xz files are read as they are)")
         if reader is None and explicit and sample.container != "empty":
             raise UserError(
                 f"{path}: unknown format ({sample.container}); choose one with --format "
@@ -135,32 +140,44 @@ class Deduplicator:
 
 
 def ingest_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None = None) -> Iterator[IngestBatch]:
-    options = read_options(config)
+    settings = config["ingest"]
+    options = ReadOptions(
+        column_map=dict(settings["column_map"]),
+        default_platform=settings["default_platform"],
+        max_field_chars=settings["max_field_chars"],
+        max_decompressed_bytes=settings["max_decompressed_bytes"],
+    )
+    batch_size = config["batch_size"]
     deduplicator = Deduplicator()
     for source in files:
         if source.reader is None:
             continue
-        records = source.reader.read(source.path, options, source.sample)
-        for batch in canonical_batches(source, records, config, options):
-            posts, batch.duplicates = deduplicator.drop_duplicates(batch.posts)
-            batch.posts = accounts.attach(posts) if accounts is not None else posts
-            yield batch
+        records = _until_unreadable(source.reader.read(source.path, options, source.sample), source.path)
+        for chunk in _chunks(records, batch_size):
+            batch = to_canonical(chunk, str(source.path), source.reader.name, options.default_platform,
+                                 options.max_field_chars, settings["dayfirst"])
+            posts, duplicates = deduplicator.drop_duplicates(batch.posts)
+            if accounts is not None:
+                posts = accounts.attach(posts)
+            yield IngestBatch(posts=posts, quarantine=batch.quarantine, mangled_ids=batch.mangled_ids,
+                              warnings=batch.warnings, source=source, rows_read=len(chunk),
+                              duplicates=duplicates)
 
 
-def read_options(config: dict) -> ReadOptions:
-    settings = config["ingest"]
-    return ReadOptions(column_map=dict(settings["column_map"]), default_platform=settings["default_platform"],
-                       max_field_chars=settings["max_field_chars"])
-
-
-def canonical_batches(source: InputFile, records: Iterator[RawRecord], config: dict,
-                      options: ReadOptions) -> Iterator[IngestBatch]:
-    """A file's records in batches of `batch_size`, typed into canonical posts (duplicates kept)."""
-    for chunk in _chunks(records, config["batch_size"]):
-        batch = to_canonical(chunk, str(source.path), source.reader.name, options.default_platform,
-                             options.max_field_chars, config["ingest"]["dayfirst"])
-        yield IngestBatch(posts=batch.posts, quarantine=batch.quarantine, mangled_ids=batch.mangled_ids,
-                          warnings=batch.warnings, source=source, rows_read=len(chunk))
+def _until_unreadable(records: Iterator[RawRecord], path: Path) -> Iterator[RawRecord]:
+    """The file's records until its bytes cannot be read any further (a cut or corrupt
+    compressed stream, a damaged Parquet file, a zip bomb); then one quarantine row says so,
+    and the run goes on with the next file."""
+    row = 0
+    try:
+        for record in records:
+            row = record.source_row
+            yield record
+    except InputTooLarge as exc:
+        yield RawRecord(row + 1, f"<{path.name} from row {row + 1} on>", error=f"refused: {exc}")
+    except (*DAMAGED_STREAM, zipfile.BadZipFile, pa.ArrowException) as exc:
+        yield RawRecord(row + 1, f"<{path.name} from row {row + 1} on>",
+                        error=f"file unreadable from here on ({type(exc).__name__}: {exc})")
 
 
 def _chunks(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:

@@ -37,7 +37,7 @@ def _looks_bluesky(sample: Sample) -> bool:
 @register_reader("bluesky", "Bluesky posts (postView, feedViewPost, repo records; JSON or JSON lines)",
                  _looks_bluesky, priority=20)
 def read_bluesky(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    return convert_items(json_items(path, sample, ("posts", "feed", "records")), _item_fields, "Bluesky")
+    return convert_items(json_items(path, sample, ("posts", "feed", "records"), options.max_decompressed_bytes), _item_fields, "Bluesky")
 
 
 def _item_fields(item: dict) -> dict:

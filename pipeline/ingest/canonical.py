@@ -82,6 +82,12 @@ def to_canonical(
                f"{name} longer than {max_field_chars} characters")
         frame[name] = pd.Series(texts, dtype=object)
 
+    for name in (*schema.COUNT_COLUMNS, "created_at", *_FLAG_FIELDS):
+        # Text that is about to be parsed: invalid bytes would break the parsers' string types.
+        invalid = frame[name].map(lambda v: isinstance(v, str) and _INVALID_CHARS.search(v) is not None)
+        reject(invalid, f"{name} has invalid bytes (not UTF-8, or NUL)")
+        frame.loc[invalid.to_numpy(), name] = None
+
     for name in schema.COUNT_COLUMNS:
         counts, bad = _to_counts(frame[name])
         reject(bad, f"{name} is not a non-negative integer")
@@ -211,7 +217,17 @@ def _quarantine_frame(rejected: list[tuple[int, str, str]], source_file: str, fo
 
 
 def _printable(raw: str) -> str:
-    if _INVALID_CHARS.search(raw):
-        raw = raw.replace(NUL_CHAR, "\\x00")
+    """Undecodable bytes (lone surrogates U+DC80 + byte) shown as \\xNN, NUL as \\x00."""
+    if not _INVALID_CHARS.search(raw):
+        return raw
+    raw = raw.replace(NUL_CHAR, "\\x00")
+    try:
         return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return raw
+    except UnicodeEncodeError:
+        # Other lone surrogates: a JSON "\\ud800" escape, a cut UTF-16 file (U+DC00 + byte).
+        return _INVALID_CHARS.sub(_escaped, raw)
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC00 <= code <= 0xDCFF else f"\\u{code:04x}"

@@ -29,7 +29,7 @@ def _looks_mastodon(sample: Sample) -> bool:
 @register_reader("mastodon", "Mastodon statuses (REST API JSON: array, object or JSON lines)",
                  _looks_mastodon, priority=20)
 def read_mastodon(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    return convert_items(json_items(path, sample, ("statuses",)), _status_fields, "Mastodon")
+    return convert_items(json_items(path, sample, ("statuses",), options.max_decompressed_bytes), _status_fields, "Mastodon")
 
 
 def _status_fields(status: dict) -> dict:

@@ -26,11 +26,11 @@ class NotAPost(Exception):
     """The item parses but is not a post (a service message...); the message is the reason."""
 
 
-def json_items(path: Path, sample: Sample, list_keys: tuple[str, ...] = ()) -> Iterator[RawRecord]:
+def json_items(path: Path, sample: Sample, list_keys: tuple[str, ...], max_bytes: int) -> Iterator[RawRecord]:
     """JSON lines, or a JSON document: an array, a list under one of `list_keys`, one object."""
     if sample.container == "json-lines":
-        return iter_json_lines(path)
-    return iter_json_document_items(path, list_keys)
+        return iter_json_lines(path, max_bytes)
+    return iter_json_document_items(path, list_keys, max_bytes)
 
 
 def convert_items(records: Iterator[RawRecord], convert: Callable[[dict], dict],

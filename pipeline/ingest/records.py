@@ -15,13 +15,33 @@ import io
 import json
 import lzma
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-# Invalid bytes decode to lone surrogates (errors="surrogateescape"); NUL bytes are mapped
-# to a lone surrogate too, so that one check in canonical.py quarantines both.
+# Invalid bytes decode to lone surrogates U+DC00 + byte ("surrogateescape" for UTF-8, which
+# only fails on bytes >= 0x80; `UTF16_ERRORS` for UTF-16); NUL bytes are mapped to one too,
+# so that one check in canonical.py quarantines all of them.
 NUL_CHAR = "\udc00"
+UTF16_ERRORS = "diplolens.escape"
+
+
+def _escape_undecodable(error: UnicodeError):
+    """Like "surrogateescape", but for any byte: a UTF-16 file cut after an odd number of
+    bytes ends with a lone ASCII-range byte, which surrogateescape refuses. (Python code:
+    slower than surrogateescape, but UTF-16 damage is a few bytes, not millions.)"""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start:error.end]
+    return "".join(chr(0xDC00 + byte) for byte in bad), error.end
+
+
+codecs.register_error(UTF16_ERRORS, _escape_undecodable)
+
+
+class InputTooLarge(Exception):
+    """A compressed input or archive member inflates beyond `ingest.max_decompressed_bytes`."""
 
 
 @dataclass
@@ -37,6 +57,7 @@ class ReadOptions:
     column_map: dict[str, str] = field(default_factory=dict)  # canonical -> source column
     default_platform: str = "unknown"
     max_field_chars: int = 100_000
+    max_decompressed_bytes: int = 1 << 30
 
 
 _COMPRESSED = {
@@ -46,30 +67,72 @@ _COMPRESSED = {
 }
 
 
-def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for reading, decompressing gzip/bz2/xz transparently (sniffed by magic)."""
+class _Capped(io.RawIOBase):
+    """A decompressing stream that stops with InputTooLarge past `limit` bytes (zip bombs)."""
+
+    def __init__(self, stream: IO[bytes], limit: int, name: str):
+        self.stream, self.limit, self.name, self.total = stream, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.stream.readinto(buffer)
+        self.total += count
+        if self.total > self.limit:
+            raise InputTooLarge(f"{self.name} inflates to more than {self.limit:,} bytes "
+                                f"(ingest.max_decompressed_bytes)")
+        return count
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+def open_binary(path: Path, max_bytes: int = ReadOptions.max_decompressed_bytes) -> IO[bytes]:
+    """Open a file for reading, decompressing gzip/bz2/xz transparently (sniffed by magic);
+    a compressed file may inflate to `max_bytes` at most."""
     with open(path, "rb") as probe:
         magic = probe.read(6)
     for prefix, opener in _COMPRESSED.items():
         if magic.startswith(prefix):
-            return opener(path, "rb")
+            return io.BufferedReader(_Capped(opener(path, "rb"), max_bytes, Path(path).name))
     return open(path, "rb")
 
 
-def open_text(path: Path) -> IO[str]:
+def open_text(path: Path, max_bytes: int = ReadOptions.max_decompressed_bytes) -> IO[str]:
     """Open as text: UTF-8 (BOM skipped) or UTF-16 with a BOM; bad bytes kept as surrogates."""
-    binary = open_binary(path)
-    head = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
+    binary = open_binary(path, max_bytes)
+    encoding, errors = text_encoding(binary.peek(4)[:4] if hasattr(binary, "peek") else b"")
+    return io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline="")
+
+
+def text_encoding(head: bytes) -> tuple[str, str]:
+    """(encoding, error handler) for a file starting with `head`."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
-    return io.TextIOWrapper(binary, encoding=encoding, errors="surrogateescape", newline="")
+        return "utf-16", UTF16_ERRORS
+    return "utf-8-sig", "surrogateescape"
+
+
+# What a damaged compressed file raises partway through (a cut download, flipped bytes).
+DAMAGED_STREAM = (EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
 def read_head(path: Path, size: int = 65536) -> bytes:
+    """Up to `size` first bytes (decompressed); as many as can be read from a damaged file."""
+    head = b""
     with open_binary(path) as handle:
-        return handle.read(size)
+        try:
+            while len(head) < size:
+                # Small reads: a damaged stream raises on the read that meets the damage,
+                # and the bytes read before it are kept.
+                chunk = handle.read1(min(4096, size - len(head)))
+                if not chunk:
+                    break
+                head += chunk
+        except (*DAMAGED_STREAM, InputTooLarge):
+            pass  # the reader meets the damage again and reports it in the quarantine
+    return head
 
 
 def without_nul(lines: Iterator[str]) -> Iterator[str]:
@@ -78,9 +141,9 @@ def without_nul(lines: Iterator[str]) -> Iterator[str]:
         yield line.replace("\x00", NUL_CHAR) if "\x00" in line else line
 
 
-def iter_json_lines(path: Path) -> Iterator[RawRecord]:
+def iter_json_lines(path: Path, max_bytes: int = ReadOptions.max_decompressed_bytes) -> Iterator[RawRecord]:
     """One record per non-empty line; a line that is not a JSON object is an error record."""
-    with open_text(path) as handle:
+    with open_text(path, max_bytes) as handle:
         for number, line in enumerate(without_nul(handle), start=1):
             if not line.strip():
                 continue
@@ -116,7 +179,8 @@ def iter_json_array_items(text: str, start: int) -> Iterator[RawRecord]:
         try:
             value, end = decoder.raw_decode(text, position)
         except (json.JSONDecodeError, RecursionError) as exc:
-            end = _next_item_start(text, position)
+            # At least one character: a stray "}" would otherwise be met again and again.
+            end = max(_next_item_start(text, position), position + 1)
             yield RawRecord(number, text[position:end].rstrip(" \t\r\n,"), error=f"invalid JSON: {exc}")
             position = end
             continue

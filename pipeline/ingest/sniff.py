@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.ingest.records import open_text, read_head
+from pipeline.ingest.records import DAMAGED_STREAM, InputTooLarge, open_text, read_head, text_encoding
 
 HEAD_BYTES = 65536
 MAX_FIRST_LINE_CHARS = 16 << 20
@@ -41,11 +41,15 @@ def sniff(path: Path) -> Sample:
         except (zipfile.BadZipFile, OSError):
             return Sample(path, "binary")
         return Sample(path, "zip", zip_names=names)
-    with open_text(path) as handle:
-        text = handle.read(HEAD_BYTES // 2)
-        if text.lstrip().startswith("{") and "\n" not in text.lstrip():
-            # twarc2 lines carry their expansions: one line can be far longer than the head.
-            text += handle.readline(MAX_FIRST_LINE_CHARS)
+    try:
+        with open_text(path) as handle:
+            text = handle.read(HEAD_BYTES // 2)
+            if text.lstrip().startswith("{") and "\n" not in text.lstrip():
+                # twarc2 lines carry their expansions: one line can be far longer than the head.
+                text += handle.readline(MAX_FIRST_LINE_CHARS)
+    except (*DAMAGED_STREAM, InputTooLarge):
+        # A damaged compressed file: judge by what could be read (the reader reports the rest).
+        text = head.decode(*text_encoding(head))[: HEAD_BYTES // 2]
     stripped = text.lstrip()
     if not stripped:
         return Sample(path, "empty")
@@ -73,7 +77,7 @@ def _json_container(stripped: str) -> str:
     first_line = stripped.split("\n", 1)[0].strip()
     try:
         json.loads(first_line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         # Either a pretty-printed document, or JSON lines whose first line is broken.
         lines = [line for line in stripped.splitlines()[:20] if line.strip()]
         complete = sum(1 for line in lines[1:] if _is_json_object(line))
@@ -84,7 +88,7 @@ def _json_container(stripped: str) -> str:
 def _is_json_object(line: str) -> bool:
     try:
         return isinstance(json.loads(line), dict)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 

@@ -132,10 +132,10 @@ class ColumnMap:
         return fields
 
 
-def _iter_csv(path: Path, delimiter: str) -> tuple[list[str], Iterator[tuple[int, list[str] | None, str]]]:
+def _iter_csv(path: Path, delimiter: str, max_bytes: int) -> tuple[list[str], Iterator[tuple[int, list[str] | None, str]]]:
     """The header and (row number, values or None if unparseable, raw text) per data row."""
     csv.field_size_limit(sys.maxsize)  # oversize fields are quarantined, not refused mid-file
-    handle = open_text(path)
+    handle = open_text(path, max_bytes)
     reader = csv.reader(without_nul(handle), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
@@ -175,7 +175,7 @@ def _csv_line(values: list[str], delimiter: str) -> str:
 def read_mapped_csv(path: Path, options: ReadOptions, sample: Sample,
                     aliases: dict[str, tuple[str, ...]],
                     post_process: Callable[[dict, dict], None] | None = None) -> Iterator[RawRecord]:
-    header, rows = _iter_csv(path, sample.delimiter)
+    header, rows = _iter_csv(path, sample.delimiter, options.max_decompressed_bytes)
     if not header:
         return
     column_map = ColumnMap(aliases, options.column_map)
@@ -198,39 +198,50 @@ def read_mapped_csv(path: Path, options: ReadOptions, sample: Sample,
         yield RawRecord(number, raw, fields=fields)
 
 
+# Records read before deciding that a JSON file has no text field at all.
+TEXT_FIELD_LOOKAHEAD = 1000
+
+
 def read_mapped_json(records: Iterator[RawRecord], options: ReadOptions, path: Path,
                      aliases: dict[str, tuple[str, ...]],
                      prepare: Callable[[dict], dict] | None = None) -> Iterator[RawRecord]:
     column_map = ColumnMap(aliases, options.column_map)
-    checked = False
+    seen_text = False
+    held: list[RawRecord] = []  # good records read before the first one with a text field
     for record in records:
         if record.error is None:
             source = prepare(record.fields) if prepare else record.fields
             record.fields = column_map.apply(source)
-            if not checked:
-                # The first good record stands for the file: no text field at all is a mapping problem.
-                checked = True
+            if not seen_text:
                 if "text" not in record.fields and not _has_any(source, column_map.aliases["text"]):
-                    raise UserError(
-                        f"{path}: no text field (looked for {', '.join(column_map.aliases['text'])}); "
-                        f"name it with --map text=FIELD")
+                    held.append(record)
+                    if len(held) >= TEXT_FIELD_LOOKAHEAD:
+                        break
+                    continue
+                seen_text = True
+                yield from held
         yield record
+    if not seen_text and held:
+        # Records, and none with a text field: a mapping problem, not bad rows.
+        raise UserError(f"{path}: no text field (looked for {', '.join(column_map.aliases['text'])}); "
+                        f"name it with --map text=FIELD")
 
 
 def _has_any(record: dict, names: tuple[str, ...]) -> bool:
     return any(name in record for name in names)
 
 
-def _json_records(path: Path, sample: Sample) -> Iterator[RawRecord]:
+def _json_records(path: Path, sample: Sample, max_bytes: int) -> Iterator[RawRecord]:
     if sample.container == "json-lines":
-        return iter_json_lines(path)
-    return iter_json_document_items(path)
+        return iter_json_lines(path, max_bytes)
+    return iter_json_document_items(path, (), max_bytes)
 
 
-def iter_json_document_items(path: Path, list_keys: tuple[str, ...] = ()) -> Iterator[RawRecord]:
+def iter_json_document_items(path: Path, list_keys: tuple[str, ...] = (),
+                             max_bytes: int = ReadOptions.max_decompressed_bytes) -> Iterator[RawRecord]:
     """Items of a JSON document: a top-level array, or the array under one of `list_keys`,
     or the document itself when it is a single object."""
-    with open_text(path) as handle:
+    with open_text(path, max_bytes) as handle:
         text = handle.read()
     stripped = text.lstrip()
     offset = len(text) - len(stripped)
@@ -266,39 +277,21 @@ def read_generic_csv(path: Path, options: ReadOptions, sample: Sample) -> Iterat
 @register_reader("jsonl", "Generic JSON lines or JSON array of objects; fields mapped by name",
                  lambda s: s.container in ("json-lines", "json-document"), priority=90)
 def read_generic_json(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    return read_mapped_json(_json_records(path, sample), options, path, GENERIC_COLUMNS)
+    return read_mapped_json(_json_records(path, sample, options.max_decompressed_bytes), options, path,
+                            GENERIC_COLUMNS)
 
 
 @register_reader("parquet", "Generic Parquet; columns mapped by name", lambda s: s.container == "parquet", priority=90)
 def read_generic_parquet(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    return read_parquet_rows(path, options)
-
-
-def read_parquet_rows(path: Path, options: ReadOptions, start: int = 0, stop: int | None = None) -> Iterator[RawRecord]:
-    """Rows `start` to `stop` (0-based, stop excluded) of a generic Parquet file, reading only
-    the row groups that hold them: the Dask engine reads a file in slices."""
     parquet = pq.ParquetFile(path)
     column_map = ColumnMap(GENERIC_COLUMNS, options.column_map)
     resolved = column_map.resolve(parquet.schema_arrow.names, path)
-    stop = parquet.metadata.num_rows if stop is None else stop
-    groups, first, number = [], 0, 0  # number: rows before the first group read
-    for group in range(parquet.num_row_groups):
-        rows = parquet.metadata.row_group(group).num_rows
-        if first + rows <= start:
-            number = first + rows
-        elif first < stop:
-            groups.append(group)
-        first += rows
-    if not groups:
-        return
-    for batch in parquet.iter_batches(batch_size=10_000, row_groups=groups):
+    number = 0
+    for batch in parquet.iter_batches(batch_size=10_000):
         for row in batch.to_pylist():
             number += 1
-            if number > stop:
-                return
-            if number > start:
-                fields = {name: row[column] for name, column in resolved.items()}
-                yield RawRecord(number, json.dumps(row, default=str, ensure_ascii=False), fields=fields)
+            fields = {name: row[column] for name, column in resolved.items()}
+            yield RawRecord(number, json.dumps(row, default=str, ensure_ascii=False), fields=fields)
 
 
 # --- twarc ----------------------------------------------------------------------------
@@ -335,7 +328,8 @@ def _looks_twarc_csv(sample: Sample) -> bool:
 
 @register_reader("twarc2-jsonl", "twarc2 flattened JSON lines (Twitter API v2)", _looks_twarc_json, priority=20)
 def read_twarc_json(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    for record in read_mapped_json(iter_json_lines(path), options, path, TWARC_COLUMNS, _twarc_prepare):
+    records = iter_json_lines(path, options.max_decompressed_bytes)
+    for record in read_mapped_json(records, options, path, TWARC_COLUMNS, _twarc_prepare):
         if record.fields is not None:
             twitter_post_process(record.fields)
         yield record

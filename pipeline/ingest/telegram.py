@@ -33,7 +33,7 @@ def _looks_telegram(sample: Sample) -> bool:
 @register_reader("telegram", "Telegram Desktop chat export (result.json)", _looks_telegram, priority=20)
 def read_telegram(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
     chat = _chat_header(sample.text) or {}
-    return convert_items(iter_json_document_items(path, ("messages",)),
+    return convert_items(iter_json_document_items(path, ("messages",), options.max_decompressed_bytes),
                          lambda message: _message_fields(message, chat), "Telegram")
 
 

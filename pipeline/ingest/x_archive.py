@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.ingest.native import as_dict, convert_items, dicts
-from pipeline.ingest.records import RawRecord, ReadOptions, iter_json_array_items, open_text
+from pipeline.ingest.records import (
+    InputTooLarge, RawRecord, ReadOptions, iter_json_array_items, open_text,
+)
 from pipeline.ingest.sniff import Sample
 from pipeline.ingest.tabular import twitter_post_process
 from pipeline.registry import register_reader
@@ -32,7 +34,7 @@ _TWEETS_MEMBER = re.compile(r"(?:^|/)data/tweets?(?:-part(\d+))?\.js$")
 _STATUS_URL = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/\w+/status/(\d+)")
 _MEDIA_TYPES = {"photo": "photo", "video": "video", "animated_gif": "gif"}
 # A damaged or encrypted member costs that member, not the rest of the archive.
-_UNREADABLE_MEMBER = (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error)
+_UNREADABLE_MEMBER = (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error, InputTooLarge)
 
 
 def _looks_tweets_js(sample: Sample) -> bool:
@@ -47,8 +49,8 @@ def _looks_archive_zip(sample: Sample) -> bool:
                  _looks_tweets_js, priority=20)
 def read_tweets_js(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
     account_file = path.parent / "account.js"
-    author = _account(_read_text(account_file)) if account_file.is_file() else {}
-    return _tweets(_read_text(path), author)
+    author = _account(_read_text(account_file, options)) if account_file.is_file() else {}
+    return _tweets(_read_text(path, options), author)
 
 
 @register_reader("x-archive-zip", "X/Twitter archive .zip as downloaded (read in place, not extracted)",
@@ -59,9 +61,9 @@ def read_archive_zip(path: Path, options: ReadOptions, sample: Sample) -> Iterat
         offset = 0  # rows are numbered across all parts: the zip is one source file
         for member in sorted((name for name in names if _TWEETS_MEMBER.search(name)), key=_part_order):
             account_member = member.rsplit("/", 1)[0] + "/account.js"
-            author = _zip_account(archive, account_member) if account_member in names else {}
+            author = _zip_account(archive, account_member, options) if account_member in names else {}
             try:
-                text = _member_text(archive, member)
+                text = _member_text(archive, member, options)
             except _UNREADABLE_MEMBER as exc:
                 offset += 1
                 yield RawRecord(offset, member, error=f"cannot read {member} in the zip: {exc}")
@@ -79,21 +81,28 @@ def _part_order(name: str) -> tuple[str, int]:
     return name[: match.start()], int(match.group(1) or 0)
 
 
-def _read_text(path: Path) -> str:
-    with open_text(path) as handle:
+def _read_text(path: Path, options: ReadOptions) -> str:
+    with open_text(path, options.max_decompressed_bytes) as handle:
         return handle.read()
 
 
-def _zip_account(archive: zipfile.ZipFile, name: str) -> dict:
+def _zip_account(archive: zipfile.ZipFile, name: str, options: ReadOptions) -> dict:
     try:
-        return _account(_member_text(archive, name))
+        return _account(_member_text(archive, name, options))
     except _UNREADABLE_MEMBER:
         return {}  # tweets without an author are still worth reading
 
 
-def _member_text(archive: zipfile.ZipFile, name: str) -> str:
+def _member_text(archive: zipfile.ZipFile, name: str, options: ReadOptions) -> str:
+    """A member read in memory (never extracted: its name may hold ../), at most
+    `ingest.max_decompressed_bytes` of it (the size the zip declares can lie)."""
+    limit = options.max_decompressed_bytes
+    with archive.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(f"{name} inflates to more than {limit:,} bytes (ingest.max_decompressed_bytes)")
     # The same decoding as open_text: a BOM skipped, bad bytes kept for the quarantine.
-    return archive.read(name).decode("utf-8-sig", errors="surrogateescape")
+    return data.decode("utf-8-sig", errors="surrogateescape")
 
 
 def _array_start(text: str) -> int:
@@ -116,7 +125,8 @@ def _account(text: str) -> dict:
 def _tweets(text: str, author: dict) -> Iterator[RawRecord]:
     start = _array_start(text)
     if start < 0:
-        yield RawRecord(1, text, error="no JSON array after the window.YTD assignment")
+        if text.strip():  # an empty part (a cut download) has no rows to report
+            yield RawRecord(1, text, error="no JSON array after the window.YTD assignment")
         return
     yield from convert_items(iter_json_array_items(text, start), lambda item: _tweet_fields(item, author), "X archive")
 

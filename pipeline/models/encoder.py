@@ -318,7 +318,9 @@ class VectorCache:
     def key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-    def encode(self, encoder: "Encoder", texts: list[str], progress=None) -> np.ndarray:
+    def encode(self, encoder: "Encoder", texts: list[str], report_as: str | None = None) -> np.ndarray:
+        """Vectors of `texts`, embedding only those not cached; with `report_as`, print
+        progress after each shard ("embedded 2,000/9,000 corpus texts")."""
         keys = [self.key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._vectors}.items())
         for start in range(0, len(missing), self.shard_size):
@@ -327,8 +329,8 @@ class VectorCache:
             np.savez(self.folder / f"{part[0][0]}_{len(part)}.npz", keys=np.array([k for k, _ in part]),
                      vectors=vectors)
             self._vectors.update(zip((k for k, _ in part), vectors))
-            if progress:
-                progress(start + len(part), len(missing))
+            if report_as:
+                print(f"  embedded {start + len(part):,}/{len(missing):,} {report_as} texts", flush=True)
         return np.vstack([self._vectors[k] for k in keys]) if keys else np.zeros((0, encoder.dimension), np.float32)
 
 
@@ -347,8 +349,14 @@ class Encoder:
         self.max_tokens = max_tokens  # posts are short; 128 tokens keep the batch cost flat
         if threads:
             torch.set_num_threads(threads)
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False).eval()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            # safetensors only: a pickled pytorch_model.bin dropped in the folder is never loaded.
+            self.model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True,
+                                                   add_pooling_layer=False).eval()
+        except (OSError, ValueError) as exc:
+            raise UserError(f"the encoder in {path} cannot be loaded ({str(exc).splitlines()[0]}); "
+                            f"run `diplolens models setup --force`")
         self.dimension = self.model.config.hidden_size
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -8,6 +8,9 @@ needs a lower bar than a frequent one). Two feature views:
   a list of texts (embedded here) or an array of vectors already computed by the `embed`
   stage, so a batch is embedded once for every head.
 - `features="tfidf"`: word and character n-grams, no torch (the `fast` profile).
+- `features="hybrid"`: both side by side, for tasks where the words themselves carry the
+  signal (insults, dialect profanity) and the encoder alone blurs them. `X` is a DataFrame
+  with `text` and `embedding` columns, or a list of texts (embedded here).
 
 Fitted classifiers are saved as JSON and NumPy arrays only (no pickle: a model folder from
 somewhere else cannot run code when loaded), and `model.json` holds the sha256 of the
@@ -19,6 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix, hstack
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -29,7 +34,7 @@ from pipeline.errors import UserError
 from pipeline.models.store import load_model_files, save_model_files
 
 FORMAT_VERSION = 1
-FEATURES = ("encoder", "tfidf")
+FEATURES = ("encoder", "tfidf", "hybrid")
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -52,19 +57,30 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # --- features --------------------------------------------------------------------------
 
     def _featurize(self, X, fitting: bool = False):
+        if self.features not in FEATURES:
+            raise UserError(f"features must be one of {', '.join(FEATURES)}, not {self.features!r}")
         if self.features == "encoder":
-            if isinstance(X, np.ndarray) and X.ndim == 2:
-                return X.astype(np.float32, copy=False)
-            if self.encoder is None:
-                from pipeline.models.encoder import Encoder
-                self.encoder = Encoder()
-            return self.encoder.encode(list(X))
+            return self._vectors(X)
+        texts = X["text"].tolist() if isinstance(X, pd.DataFrame) else list(X)
+        if fitting:
+            self.vectorizer_ = _tfidf(self.max_features)
+            ngrams = self.vectorizer_.fit_transform(texts)
+        else:
+            ngrams = self.vectorizer_.transform(texts)
         if self.features == "tfidf":
-            if fitting:
-                self.vectorizer_ = _tfidf(self.max_features)
-                return self.vectorizer_.fit_transform(list(X))
-            return self.vectorizer_.transform(list(X))
-        raise UserError(f"features must be one of {', '.join(FEATURES)}, not {self.features!r}")
+            return ngrams
+        return hstack([ngrams, csr_matrix(self._vectors(X))], format="csr")
+
+    def _vectors(self, X) -> np.ndarray:
+        """The e5 vectors of X: given as an array or an `embedding` column, else embedded here."""
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            return X.astype(np.float32, copy=False)
+        if isinstance(X, pd.DataFrame) and "embedding" in X:
+            return np.stack(X["embedding"].to_numpy()).astype(np.float32, copy=False)
+        if self.encoder is None:
+            from pipeline.models.encoder import Encoder
+            self.encoder = Encoder()
+        return self.encoder.encode(X["text"].tolist() if isinstance(X, pd.DataFrame) else list(X))
 
     # --- estimator API -------------------------------------------------------------------------
 
@@ -133,7 +149,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # --- persistence ----------------------------------------------------------------------------
 
     def save(self, folder: Path, metadata: dict | None = None) -> None:
-        arrays = {"coef": self.coef_.astype(np.float16 if self.features == "tfidf" else np.float32),
+        # n-gram weights are many and small: half precision halves the folder at no measurable cost
+        arrays = {"coef": self.coef_.astype(np.float32 if self.features == "encoder" else np.float16),
                   "intercept": self.intercept_, "thresholds": self.thresholds_}
         description = {
             "format_version": FORMAT_VERSION, "estimator": "TextClassifier", "features": self.features,
@@ -141,7 +158,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                                       "max_features": self.max_features},
             **(metadata or {}),
         }
-        if self.features == "tfidf":
+        if self.features != "encoder":
             arrays["idf"] = self.vectorizer_.idf_.astype(np.float32)
             description["vocabulary"] = _vocabulary_list(self.vectorizer_)
         save_model_files(folder, description, arrays)
@@ -149,18 +166,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, folder: Path, encoder=None) -> "TextClassifier":
         description, arrays = load_model_files(folder, "TextClassifier", FORMAT_VERSION)
-        params = description["params"]
-        model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
-                    max_features=params["max_features"], encoder=encoder)
-        model.classes_ = np.array(description["labels"], dtype=object)
-        model.coef_ = arrays["coef"].astype(np.float32)
-        model.intercept_ = arrays["intercept"]
-        model.thresholds_ = arrays["thresholds"]
-        model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
-        if model.features == "tfidf":
-            model.vectorizer_ = _tfidf(params["max_features"])
-            model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(description["vocabulary"])}
-            model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+        try:
+            params = description["params"]
+            model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
+                        max_features=params["max_features"], encoder=encoder)
+            model.classes_ = np.array(description["labels"], dtype=object)
+            model.coef_ = arrays["coef"].astype(np.float32)
+            model.intercept_ = arrays["intercept"]
+            model.thresholds_ = arrays["thresholds"]
+            model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
+            if model.features != "encoder":
+                model.vectorizer_ = _tfidf(params["max_features"])
+                model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(description["vocabulary"])}
+                model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            # A model.json from elsewhere whose weights match it: refused, not an internal error.
+            raise UserError(f"cannot load text classifier from {folder}: missing or malformed {exc}")
         return model
 
 

@@ -26,6 +26,10 @@ def save_model_files(folder: Path, description: dict, arrays: dict[str, np.ndarr
 def load_model_files(folder: Path, estimator: str, format_version: int) -> tuple[dict, dict[str, np.ndarray]]:
     """The description and arrays of a model folder holding `estimator` in `format_version`."""
     folder = Path(folder)
+    for name in ("model.json", "weights.npz"):
+        # A link out of the folder would make its checksum vouch for a file kept elsewhere.
+        if (folder / name).is_symlink() and (folder / name).resolve().parent != folder.resolve():
+            raise UserError(f"{folder}: {name} points outside the model folder; copy the file in")
     try:
         description = json.loads((folder / "model.json").read_text("utf-8"))
         if not isinstance(description, dict):

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from pipeline.config import with_defaults
 from pipeline.errors import UserError
 
 DEFAULTS = {
@@ -57,10 +58,7 @@ class BurstResult:
 
 
 def settings_with_defaults(settings: dict | None) -> dict:
-    unknown = sorted(set(settings or {}) - set(DEFAULTS))
-    if unknown:
-        raise UserError(f"unknown burst setting {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
-    merged = {**DEFAULTS, **(settings or {})}
+    merged = with_defaults(settings, DEFAULTS, "burst")
     if merged["period"] not in PERIOD_MICROS:
         raise UserError(f"burst period must be {' or '.join(PERIOD_MICROS)}, not {merged['period']!r}")
     return merged

@@ -43,6 +43,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.config import with_defaults
 from pipeline.errors import UserError
 
 DEFAULTS = {
@@ -91,10 +92,7 @@ class CoordinationResult:
 
 
 def settings_with_defaults(settings: dict | None) -> dict:
-    unknown = sorted(set(settings or {}) - set(DEFAULTS))
-    if unknown:
-        raise UserError(f"unknown coordination setting {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
-    merged = {**DEFAULTS, **(settings or {})}
+    merged = with_defaults(settings, DEFAULTS, "coordination")
     if merged["shingle"] not in ("char", "word"):
         raise UserError(f"coordination shingle must be char or word, not {merged['shingle']!r}")
     return merged

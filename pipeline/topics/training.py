@@ -89,17 +89,18 @@ def check_labels(frame: pd.DataFrame, taxonomy: list[str]) -> None:
 
 
 def model_inputs(texts, features: str, encoder=None, cache: Path | None = None):
-    """What a classifier reads: normalised texts, or their encoder vectors (kept in the
-    vector cache `cache`, when given, for the next training or evaluation)."""
+    """What a classifier reads: normalised texts, their encoder vectors (kept in the vector
+    cache `cache`, when given, for the next training or evaluation), or both."""
     normalised = [normalize_text(t) for t in texts]
-    if features != "encoder":
+    if features == "tfidf":
         return normalised
     from pipeline.models.encoder import Encoder, VectorCache
 
     encoder = encoder or Encoder()
-    if cache is None:
-        return encoder.encode(normalised)
-    return VectorCache(cache).encode(encoder, normalised)
+    vectors = encoder.encode(normalised) if cache is None else VectorCache(cache).encode(encoder, normalised)
+    if features == "encoder":
+        return vectors
+    return pd.DataFrame({"text": normalised, "embedding": list(vectors)})
 
 
 def train_topic_model(frame: pd.DataFrame, taxonomy: list[str], features: str, C: float = 1.0,

@@ -1,5 +1,6 @@
 """The command line: one clear line and exit code 2 for every user mistake, never a traceback."""
 
+import json
 import subprocess
 import sys
 
@@ -115,3 +116,44 @@ def test_accurate_profile_without_the_encoder_is_one_line_and_exit_2(tmp_path, c
     monkeypatch.setenv("DIPLOLENS_HOME", str(tmp_path / "empty-home"))
     assert main(["run", "--profile", "accurate", "--out", str(tmp_path / "out")]) == 2
     assert "diplolens models setup" in _error_line(capsys)
+
+
+def test_missing_model_is_one_line_and_exit_2_before_any_work(tmp_path, capsys):
+    assert main(["run", "--model", "topics=no-such-model", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "model 'no-such-model' not found" in _error_line(capsys)
+    assert not (tmp_path / "out" / "posts.parquet").exists()
+
+
+def test_output_folder_that_cannot_be_made_is_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert main(["run", "--out", str(tmp_path / "a-file" / "out")]) == 2
+    assert "cannot create output folder" in _error_line(capsys)
+
+
+def test_zip_that_is_not_an_x_archive_is_one_line_and_exit_2(tmp_path, capsys):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "posts.zip", "w") as packed:
+        packed.writestr("posts.csv", "id,text\n1,Bonjour\n")
+    assert main(["run", str(tmp_path / "posts.zip"), "--out", str(tmp_path / "out")]) == 2
+    assert "extract it and give its files" in _error_line(capsys)
+
+
+def test_stage_failure_keeps_the_traceback_in_the_output_folder(tmp_path, capsys, monkeypatch):
+    from pipeline.registry import Stage, stages
+
+    def explode(posts, context):
+        raise RuntimeError("stage broke")
+
+    normalize = stages()["normalize"]
+    monkeypatch.setitem(stages(), "normalize", Stage("normalize", explode, normalize.adds, normalize.version))
+    data = tmp_path / "posts.csv"
+    data.write_text("id,text\n1,Bonjour à tous\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(data), "--out", str(out), "--quiet", "--profile", "fast"]) == 1
+    line = _error_line(capsys)
+    assert line == f"diplolens: internal error: RuntimeError: stage broke (traceback in {out / 'diplolens-error.log'})"
+    log = (out / "diplolens-error.log").read_text("utf-8")
+    assert "Traceback" in log and "in explode" in log
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["status"] == "failed" and manifest["error"] == "RuntimeError: stage broke"

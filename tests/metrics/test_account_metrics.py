@@ -4,18 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.metrics import AccountMetrics, actor_table
-
-
-def _posts(rows):
-    frame = pd.DataFrame(rows)
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    for name in ("likes", "reposts", "replies", "quotes", "views", "followers"):
-        frame[name] = frame.get(name, pd.Series([None] * len(frame))).astype("Int64")
-    for name in ("account_id", "actor_type", "country"):
-        frame[name] = frame.get(name, None)
-    frame["is_repost"] = frame.get("is_repost", False)
-    frame["is_quote"] = False
-    return frame
+from tests.metrics.posts_frame import posts_frame
 
 
 # Four real EmmanuelMacron posts of 2019-12-23 and one reply (counts as in the archive).
@@ -33,7 +22,7 @@ MACRON = [
 
 def test_interactions_per_post_and_reply_share_match_hand_computation():
     metrics = AccountMetrics()
-    metrics.update(_posts(MACRON))
+    metrics.update(posts_frame(MACRON))
     row = metrics.account_table().iloc[0]
     interactions = (877 + 195 + 248) + (782 + 143 + 109) + (2063 + 344 + 441) + (3284 + 693 + 410)
     assert row["posts"] == 4
@@ -47,7 +36,7 @@ def test_interactions_per_post_and_reply_share_match_hand_computation():
 
 def test_activity_span_and_active_days():
     metrics = AccountMetrics()
-    metrics.update(_posts(MACRON))
+    metrics.update(posts_frame(MACRON))
     row = metrics.account_table().iloc[0]
     assert row["span_days"] == 3  # 21, 22, 23 December
     assert row["active_days"] == 2
@@ -57,17 +46,17 @@ def test_activity_span_and_active_days():
 
 def test_batches_accumulate_to_the_same_result_as_one_batch():
     whole = AccountMetrics()
-    whole.update(_posts(MACRON))
+    whole.update(posts_frame(MACRON))
     split = AccountMetrics()
-    split.update(_posts(MACRON[:1]))
-    split.update(_posts(MACRON[1:]))
+    split.update(posts_frame(MACRON[:1]))
+    split.update(posts_frame(MACRON[1:]))
     pd.testing.assert_frame_equal(whole.account_table(), split.account_table())
 
 
 def test_stray_language_below_threshold_is_not_a_language_used():
     rows = [dict(MACRON[0], lang="fr") for _ in range(60)] + [dict(MACRON[0], lang="ro")]
     metrics = AccountMetrics(min_language_share=0.02)
-    metrics.update(_posts(rows))
+    metrics.update(posts_frame(rows))
     row = metrics.account_table().iloc[0]
     assert list(row["languages"]) == ["fr"]
     assert dict(row["lang_shares"])["ro"] == pytest.approx(1 / 61)
@@ -81,7 +70,7 @@ def test_actors_aggregate_their_accounts_and_skip_accounts_without_actor():
     stray = [dict(platform="twitter", account_handle="someone", actor=None, created_at="2016-01-02",
                   is_reply=False, likes=1, reposts=0, replies=0, lang="en")]
     metrics = AccountMetrics()
-    metrics.update(_posts(trudeau + office + stray))
+    metrics.update(posts_frame(trudeau + office + stray))
     actors = actor_table(metrics.account_table())
     assert actors["actor"].tolist() == ["Canada"]
     canada = actors.iloc[0]

@@ -7,19 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.metrics import AccountMetrics, actor_table, activity_trends, with_specialization
-
-
-
-def _posts(rows):
-    frame = pd.DataFrame(rows)
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    for name in ("likes", "reposts", "replies", "quotes", "views", "followers"):
-        frame[name] = frame.get(name, pd.Series([None] * len(frame))).astype("Int64")
-    for name in ("account_id", "actor_type", "country"):
-        frame[name] = frame.get(name, None)
-    frame["is_repost"] = False
-    frame["is_quote"] = False
-    return frame
+from tests.metrics.posts_frame import posts_frame
 
 
 # Two EmmanuelMacron posts of the archive: the last original of 2019-12-23 and a reply.
@@ -53,7 +41,7 @@ TRUDEAU = [
 
 def _table(rows, period=None):
     metrics = AccountMetrics(period=period)
-    posts = _posts(rows)
+    posts = posts_frame(rows)
     metrics.update(posts)
     metrics.count_risk_flags(posts)
     return metrics.account_table()
@@ -130,8 +118,8 @@ def test_period_state_streams_like_one_batch():
     whole = _table(TRUDEAU, period="quarter")
     split = AccountMetrics(period="quarter")
     for post in TRUDEAU:
-        split.update(_posts([post]))
-        split.count_risk_flags(_posts([post]))
+        split.update(posts_frame([post]))
+        split.count_risk_flags(posts_frame([post]))
     pd.testing.assert_frame_equal(whole, split.account_table())
 
 

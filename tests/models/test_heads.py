@@ -119,3 +119,29 @@ def test_rows_with_zero_weight_do_not_move_the_heads(sib):
     weighted = TextClassifier(features="encoder").fit(np.vstack([X, X]), y + noise,
                                                       sample_weight=np.r_[np.ones(len(y)), np.zeros(len(y))])
     assert np.allclose(plain.coef_, weighted.coef_, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def sib_vectors(sib, converted_encoder):
+    from pipeline.models.encoder import Encoder
+
+    encoder = Encoder(converted_encoder)
+    train, held_out = sib
+    return encoder, encoder.encode(train["text"].tolist()), encoder.encode(held_out["text"].tolist())
+
+
+def test_hybrid_classifier_reads_ngrams_and_vectors_side_by_side(sib, sib_vectors, tmp_path):
+    train, held_out = sib
+    encoder, train_vectors, held_out_vectors = sib_vectors
+    model = TextClassifier(features="hybrid", C=4.0).fit(
+        pd.DataFrame({"text": train["text"].tolist(), "embedding": list(train_vectors)}),
+        [[c] for c in train["category"]])
+    assert model.coef_.shape[1] == len(model.vectorizer_.vocabulary_) + train_vectors.shape[1]
+    inputs = pd.DataFrame({"text": held_out["text"].tolist(), "embedding": list(held_out_vectors)})
+    best = model.classes_[model.decision_scores(inputs).argmax(axis=1)]
+    assert (best == held_out["category"].to_numpy()).mean() >= 0.7  # chance is 0.25
+
+    model.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m", encoder=encoder)
+    # Texts alone are embedded by the model's encoder: the same scores as with the vectors given.
+    assert np.allclose(loaded.predict_proba(held_out["text"].tolist()), model.predict_proba(inputs), atol=2e-3)

@@ -4,6 +4,7 @@ models on real-looking posts, and low-credibility link matching."""
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.models import load, model_dir
@@ -113,13 +114,18 @@ def test_shipped_fast_models_flag_real_examples(name, flagged, plain):
 @pytest.mark.parametrize("name,flagged,plain", [("check-worthy", CLAIMS, SMALL_TALK),
                                                 ("abusive", INSULTS, COURTESY)])
 def test_shipped_encoder_models_flag_real_examples(converted_encoder, name, flagged, plain):
+    from pipeline.embed import EMBEDDING
+    from pipeline.models import score_posts
     from pipeline.models.encoder import Encoder
 
     model = load(name)
-    assert model.features == "encoder" and (model_dir(name) / "README.md").is_file()
-    vectors = Encoder(converted_encoder).encode([normalize_text(t) for t in flagged + plain])
-    assert model.predict(vectors)[:, 0].tolist() == [1] * len(flagged) + [0] * len(plain)
-    assert np.all(model.predict_proba(vectors[:len(flagged)]).min() > model.predict_proba(vectors[len(flagged):]).max())
+    assert model.features in ("encoder", "hybrid") and (model_dir(name) / "README.md").is_file()
+    texts = [normalize_text(t) for t in flagged + plain]
+    # As the risk stage reads them: each post's normalised text and its `embed` vector.
+    posts = pd.DataFrame({"text_norm": texts, EMBEDDING: list(Encoder(converted_encoder).encode(texts))})
+    scores = score_posts(model, posts)[:, 0]
+    assert (scores >= 0.5).tolist() == [True] * len(flagged) + [False] * len(plain)
+    assert scores[:len(flagged)].min() > scores[len(flagged):].max()
 
 
 DOMAINS = frozenset({"bbc.com", "rt.com", "example.co.uk"})

@@ -1,6 +1,7 @@
 """The Dask engine gives the local engine's outputs, table for table, on a real subset of the
-sample archive written to Parquet and split over several partitions; with duplicates and a
-near-duplicate campaign whose posts fall in different partitions."""
+sample archive written to Parquet and split over many batches enriched on different workers;
+with duplicates and a near-duplicate campaign whose posts fall in different batches; resumed,
+pseudonymized."""
 
 import json
 
@@ -13,9 +14,9 @@ from pipeline.config import load_config
 from pipeline.runner import SAMPLE_ACCOUNTS, SAMPLE_POSTS, run
 
 distributed = pytest.importorskip("dask.distributed")
-from pipeline.dask_engine import PARTITION_BATCHES, DaskEngine  # noqa: E402
+from pipeline.dask_engine import IN_FLIGHT_PER_WORKER, DaskEngine  # noqa: E402
 
-BATCH_SIZE = 40  # a partition is PARTITION_BATCHES batches: 160 rows
+BATCH_SIZE = 40
 ROWS = 480
 TABLES = ["posts", "quarantine", "accounts", "actors", "index_sensitivity", "accounts_by_period",
           "actors_by_period", "coordination_edges"]
@@ -23,7 +24,7 @@ TABLES = ["posts", "quarantine", "accounts", "actors", "index_sensitivity", "acc
 
 def campaign(sample: pd.DataFrame) -> pd.DataFrame:
     """Three accounts post one long real text, lightly edited, within four minutes: a
-    near-duplicate campaign (min_accounts 3) the engines must find across partitions."""
+    near-duplicate campaign (min_accounts 3) the engines must find across batches."""
     original = sample[sample["text"].str.len() > 120].iloc[0]
     rows = []
     for k, account in enumerate(sample["username"].drop_duplicates().iloc[:3]):
@@ -38,8 +39,8 @@ def campaign(sample: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     """Two Parquet files of real sample posts (strings, as the CSV holds them): the second
-    repeats posts of the first (duplicates across files and partitions), one campaign post
-    sits in each partition, and one row has no text (quarantine)."""
+    repeats posts of the first (duplicates across files and batches), one campaign post sits
+    in each of three batches far apart, and one row has no text (quarantine)."""
     folder = tmp_path_factory.mktemp("dask-archive")
     sample = pd.read_csv(SAMPLE_POSTS, dtype=str, keep_default_na=False).iloc[::6].head(ROWS)
     posts = campaign(sample)
@@ -49,7 +50,6 @@ def archive(tmp_path_factory):
     second = pd.concat([sample.iloc[290:330], posts.iloc[[2]], sample.iloc[:5]], ignore_index=True)
     paths = [folder / "part-1.parquet", folder / "part-2.parquet"]
     for frame, path in zip((first, second), paths):
-        # Small row groups: a partition spans several, and a slice starts inside one.
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=70)
     return [str(p) for p in paths]
 
@@ -60,24 +60,35 @@ def config():
 
 
 @pytest.fixture(scope="module")
-def both_runs(archive, config, tmp_path_factory):
-    local = tmp_path_factory.mktemp("local")
-    run(archive, local, config, SAMPLE_ACCOUNTS, progress=False)
-    on_dask = tmp_path_factory.mktemp("dask")
+def cluster():
     # Threads keep start-up fast; process workers are the LocalCluster the CLI starts.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster:
-        run(archive, on_dask, config, SAMPLE_ACCOUNTS, progress=False, engine=DaskEngine(cluster.scheduler_address))
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def both_runs(archive, config, cluster, tmp_path_factory):
+    local = tmp_path_factory.mktemp("local")
+    run(archive, local, config, SAMPLE_ACCOUNTS, progress=False)
+    on_dask = tmp_path_factory.mktemp("dask")
+    run(archive, on_dask, config, SAMPLE_ACCOUNTS, progress=False, engine=DaskEngine(cluster.scheduler_address))
     return local, on_dask
+
+
+def assert_same_tables(out, reference):
+    for table in TABLES:
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{table}.parquet"),
+                                      pd.read_parquet(reference / f"{table}.parquet"))
 
 
 def read_manifest(out):
     return json.loads((out / "manifest.json").read_text("utf-8"))
 
 
-def test_the_archive_spans_several_partitions(archive):
+def test_the_archive_spans_more_batches_than_are_in_flight(archive):
     rows = sum(pq.read_metadata(path).num_rows for path in archive)
-    assert rows > 2 * PARTITION_BATCHES * BATCH_SIZE
+    assert rows > 2 * IN_FLIGHT_PER_WORKER * 2 * BATCH_SIZE
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -106,7 +117,7 @@ def test_the_campaign_across_partitions_is_coordinated(both_runs):
 def test_the_manifest_names_the_engine(both_runs):
     _, on_dask = both_runs
     engine = read_manifest(on_dask)["engine"]
-    assert engine["name"] == "dask" and engine["workers"] == 2 and engine["partitions"] == 5
+    assert engine == {"name": "dask", "scheduler": engine["scheduler"], "workers": 2, "tasks": 15}
 
 
 def test_an_unreachable_scheduler_is_a_user_error(archive, config, tmp_path):
@@ -123,3 +134,48 @@ def test_a_bad_scheduler_address_is_one_line_and_exit_2(archive, tmp_path, capsy
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert error.startswith("diplolens: error: cannot connect to the Dask scheduler at 'nowhere:xyz'")
+
+
+def test_a_local_run_stopped_at_batch_6_resumes_on_dask_to_the_same_tables(archive, config, cluster, both_runs,
+                                                                           tmp_path, monkeypatch):
+    from pipeline.registry import Stage, stages
+
+    original = stages()["topics"]
+    calls = []
+
+    def topics(posts, context):
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("injected failure")
+        return original.run(posts, context)
+
+    monkeypatch.setitem(stages(), "topics", Stage("topics", topics, original.adds, original.version))
+    with pytest.raises(RuntimeError):
+        run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False)
+    monkeypatch.undo()
+    resumed = run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False, resume=True,
+                  engine=DaskEngine(cluster.scheduler_address))
+    assert resumed["resumed_after_batches"] == 5 and resumed["engine"]["tasks"] == 10
+    assert resumed["counts"] == read_manifest(both_runs[0])["counts"]
+    assert_same_tables(tmp_path, both_runs[0])
+
+
+def test_pseudonymized_on_dask_is_pseudonymized_locally(archive, config, cluster, tmp_path):
+    salt_file = tmp_path / "salt"
+    salt_file.write_text("a test salt of enough length for the pseudonymizer\n", encoding="utf-8")
+    hidden = {**config, "privacy": {**config["privacy"], "pseudonymize": True, "salt_file": str(salt_file)}}
+    run(archive, tmp_path / "local", hidden, SAMPLE_ACCOUNTS, progress=False)
+    run(archive, tmp_path / "dask", hidden, SAMPLE_ACCOUNTS, progress=False,
+        engine=DaskEngine(cluster.scheduler_address))
+    assert_same_tables(tmp_path / "dask", tmp_path / "local")
+    assert read_manifest(tmp_path / "dask")["pseudonymized"]
+
+
+def test_the_cli_takes_workers_for_the_local_cluster_and_refuses_them_with_a_scheduler(archive, tmp_path, capsys):
+    from pipeline.cli import main
+
+    code = main(["run", *archive, "--out", str(tmp_path), "--engine", "dask", "--scheduler", "tcp://x:1",
+                 "--workers", "2"])
+    assert code == 2 and "--workers with --scheduler" in capsys.readouterr().err
+    code = main(["run", *archive, "--out", str(tmp_path), "--scheduler", "tcp://x:1"])
+    assert code == 2 and "--scheduler needs --engine dask" in capsys.readouterr().err

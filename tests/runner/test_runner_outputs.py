@@ -103,7 +103,7 @@ def test_a_failed_run_leaves_no_table_that_looks_complete(tmp_path, monkeypatch)
     monkeypatch.setitem(stages(), "normalize", Stage("normalize", broken, original.adds, original.version))
     with pytest.raises(RuntimeError):
         run([], tmp_path, load_config(), progress=False)
-    assert not (tmp_path / "manifest.json").exists()
+    assert json.loads((tmp_path / "manifest.json").read_text("utf-8"))["status"] == "failed"
     assert not (tmp_path / "posts.parquet").exists()
     assert not list(tmp_path.glob("*.partial"))
 

@@ -1,0 +1,34 @@
+"""The data dictionary documents every column of every table a run writes, once."""
+
+import json
+
+import pyarrow.parquet as pq
+
+from pipeline.dictionary import BY_FILE, DOCS_COPY, TABLES, render
+
+
+def test_every_column_of_every_written_table_is_documented(sample_output):
+    written = sorted(sample_output.glob("*.parquet"))
+    assert {p.name for p in written} == set(BY_FILE)  # the sample run (risk stage, --period) writes them all
+    for path in written:
+        documented = [c.name for c in BY_FILE[path.name].columns]
+        assert set(pq.read_schema(path).names) == set(documented), path.name
+
+
+def test_no_column_is_documented_twice_in_a_table():
+    for table in TABLES:
+        names = [c.name for c in table.columns]
+        assert len(names) == len(set(names)), table.file
+
+
+def test_a_run_writes_its_dictionary_with_its_index_weights(sample_output):
+    text = (sample_output / "data_dictionary.md").read_text("utf-8")
+    manifest = json.loads((sample_output / "manifest.json").read_text("utf-8"))
+    assert manifest["outputs"]["data_dictionary.md"] == sum(len(t.columns) for t in TABLES)
+    assert "| `posts_per_week_of_span` | float, posts per week | GSMI production: posts / (span_days / 7)" in text
+    assert "| presence | 0.25 | `posts_per_week_of_span`, `n_languages`, `n_platforms` |" in text
+
+
+def test_the_committed_copy_is_the_generated_one():
+    # Refresh with: python -m pipeline.dictionary
+    assert DOCS_COPY.read_text("utf-8") == render()
