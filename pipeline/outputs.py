@@ -139,4 +139,7 @@ class RunParts:
         return writer.rows
 
     def remove(self) -> None:
+        # The checkpoint goes first: a removal cut short by a kill must not leave a checkpoint
+        # that promises parts already deleted (a resume then starts afresh instead).
+        (self.folder / CHECKPOINT).unlink(missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)

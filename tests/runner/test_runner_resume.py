@@ -161,6 +161,28 @@ def test_two_workers_write_the_same_tables_as_one(tmp_path, reference):
     assert_same_run(tmp_path, reference)
 
 
+def test_a_run_killed_while_removing_its_parts_resumes_to_identical_tables(tmp_path, monkeypatch, reference):
+    import pipeline.outputs
+
+    remove_folder = shutil.rmtree
+
+    def killed_midway(folder, ignore_errors=False):
+        parts = sorted(Path(folder).glob("posts-*.parquet"))
+        if not parts:  # the empty work folder of the run's start
+            return remove_folder(folder, ignore_errors=ignore_errors)
+        parts[0].unlink()  # the kill lands after the first deleted part (found by the 20-kill run)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.outputs.shutil, "rmtree", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        run([], tmp_path, config(), progress=False)
+    monkeypatch.undo()
+    assert RunParts(tmp_path).checkpoint() is None  # no promise of the parts already gone
+
+    run([], tmp_path, config(), progress=False, resume=True)
+    assert_same_run(tmp_path, reference)
+
+
 def test_workers_below_one_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="--workers"):
         run([], tmp_path, config(), progress=False, workers=0)
