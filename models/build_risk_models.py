@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pipeline.models.encoder import Encoder, VectorCache, default_encoder_dir, default_vector_cache  # noqa: E402
+from pipeline.models.encoder import Encoder, VectorCache, build_arguments  # noqa: E402
 from pipeline.models.heads import TextClassifier  # noqa: E402
 from pipeline.risk.text_flags import ABUSIVE, CHECK_WORTHY, load_abusive, load_checkworthy  # noqa: E402
 from pipeline.topics.training import evaluate, model_metadata  # noqa: E402
@@ -70,11 +69,7 @@ GOALS = {  # (model, source, lang) -> (measure, goal), as set in issue #4
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--encoder", type=Path, default=default_encoder_dir())
-    parser.add_argument("--cache", type=Path, default=default_vector_cache())
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "models")
+    parser = build_arguments(__doc__.splitlines()[0], REPO_ROOT)
     parser.add_argument("--cap", action="append", default=None,
                         help="SOURCE:LANG=N, at most N training rows of that set for the e5 heads "
                              f"(default: {' '.join(DEFAULT_CAPS)}; 'none' for no cap)")

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pipeline.models.encoder import Encoder, VectorCache, default_encoder_dir, default_vector_cache  # noqa: E402
+from pipeline.models.encoder import Encoder, VectorCache, build_arguments  # noqa: E402
 from pipeline.models.heads import TextClassifier  # noqa: E402
 from pipeline.normalize import normalize_text  # noqa: E402
 from pipeline.topics.corpus import DEFAULT_MAPPINGS, DEFAULT_TAXONOMY, build_topic_corpus, load_taxonomy  # noqa: E402
@@ -88,11 +87,7 @@ def _first(value) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--encoder", type=Path, default=default_encoder_dir())
-    parser.add_argument("--cache", type=Path, default=default_vector_cache())
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "models")
+    parser = build_arguments(__doc__.splitlines()[0], REPO_ROOT)
     parser.add_argument("--archive-posts", type=int, default=0, help="distil on at most N archive posts (0: all)")
     args = parser.parse_args(argv)
 

@@ -63,6 +63,19 @@ def default_vector_cache() -> Path:
     return default_encoder_dir().parent / "vectors"
 
 
+def build_arguments(description: str, repo_root: Path):
+    """The options every model-building script shares (models/build_*.py): where the shared
+    data, the encoder, the vector cache and the output models folder are."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, default=repo_root.parent / "shared" / "data")
+    parser.add_argument("--encoder", type=Path, default=default_encoder_dir())
+    parser.add_argument("--cache", type=Path, default=default_vector_cache())
+    parser.add_argument("--out", type=Path, default=repo_root / "models")
+    return parser
+
+
 def encoder_dir(config: dict) -> Path:
     """The checkpoint folder a run uses: `models.encoder_dir` when set, else the default."""
     chosen = config["models"]["encoder_dir"]
