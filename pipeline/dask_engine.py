@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from contextlib import ExitStack
 from typing import Iterator
 
@@ -50,32 +49,23 @@ class DaskEngine:
     def enrich_batches(self, batches: Iterator[IngestBatch], context
                        ) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
         """Each batch with its enriched posts and stage seconds, in input order."""
-        from pipeline.runner import enrich_batch
+        from pipeline.runner import enrich_batch, submitted_in_order
 
         with ExitStack() as stack:
             client = self._connect(stack)
             workers = sum(client.nthreads().values())
             self.description.update(workers=workers, tasks=0)
             shared = client.scatter(context, broadcast=True)
-            in_flight: deque = deque()
-            try:
-                for batch in batches:
-                    # pure=False: equal posts in two batches are still two tasks.
-                    in_flight.append((batch, client.submit(enrich_batch, batch.posts, shared, pure=False)))
-                    self.description["tasks"] += 1
-                    if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
-                        yield self._result(*in_flight.popleft())
-                while in_flight:
-                    yield self._result(*in_flight.popleft())
-            finally:
-                for _, future in in_flight:
-                    future.cancel()
 
-    @staticmethod
-    def _result(batch: IngestBatch, future) -> tuple[IngestBatch, pa.Table, dict[str, float]]:
-        table, timings = future.result()
-        future.release()
-        return batch, table, timings
+            def submit(batch: IngestBatch):
+                self.description["tasks"] += 1
+                # pure=False: equal posts in two batches are still two tasks.
+                return client.submit(enrich_batch, batch.posts, shared, pure=False)
+
+            for batch, future in submitted_in_order(batches, submit, IN_FLIGHT_PER_WORKER * workers):
+                table, timings = future.result()
+                future.release()
+                yield batch, table, timings
 
     def _connect(self, stack: ExitStack):
         try:

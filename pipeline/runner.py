@@ -228,18 +228,29 @@ def enrich_batches(batches: Iterator[IngestBatch], context: StageContext,
     # can deadlock, and this process loads no model for the workers to share anyway.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(context, workers))
+    try:
+        for batch, future in submitted_in_order(batches, lambda batch: pool.submit(_enrich_in_worker, batch.posts),
+                                                2 * workers):
+            yield batch, *future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def submitted_in_order(batches: Iterator[IngestBatch], submit, limit: int) -> Iterator[tuple[IngestBatch, object]]:
+    """Each batch with its future (`submit(batch)`), in input order, keeping at most `limit`
+    submitted ahead of the one handed out, so memory stays that of a few batches. Futures not
+    handed out are cancelled when the caller stops early."""
     in_flight: deque = deque()
     try:
         for batch in batches:
-            in_flight.append((batch, pool.submit(_enrich_in_worker, batch.posts)))
-            if len(in_flight) >= 2 * workers:
-                done, future = in_flight.popleft()
-                yield done, *future.result()
+            in_flight.append((batch, submit(batch)))
+            if len(in_flight) >= limit:
+                yield in_flight.popleft()
         while in_flight:
-            done, future = in_flight.popleft()
-            yield done, *future.result()
+            yield in_flight.popleft()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _, future in in_flight:
+            future.cancel()
 
 
 _WORKER_CONTEXT: StageContext | None = None
