@@ -31,6 +31,7 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from pipeline.errors import UserError
+from pipeline.models.ngrams import CachedCharNgrams
 from pipeline.models.store import load_model_files, save_model_files
 
 FORMAT_VERSION = 1
@@ -65,8 +66,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if fitting:
             self.vectorizer_ = _tfidf(self.max_features)
             ngrams = self.vectorizer_.fit_transform(texts)
+            self._cached_ngrams = CachedCharNgrams(self.vectorizer_)
         else:
-            ngrams = self.vectorizer_.transform(texts)
+            if getattr(self, "_cached_ngrams", None) is None:
+                self._cached_ngrams = CachedCharNgrams(self.vectorizer_)
+            ngrams = self._cached_ngrams.transform(texts)
         if self.features == "tfidf":
             return ngrams
         return hstack([ngrams, csr_matrix(self._vectors(X))], format="csr")
