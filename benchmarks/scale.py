@@ -39,44 +39,49 @@ LINEAR_TOLERANCE = 0.2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("scale (also reads --stages and --repeats)")
-    group.add_argument("--sizes", default=",".join(SIZES), metavar="LIST",
+    group = parser.add_argument_group("scale (also reads --stages, --profile and --repeats)")
+    group.add_argument("--scale-sizes", default=",".join(SIZES), metavar="LIST",
                        help=f"archive sizes, comma-separated, of {', '.join(SIZES)} (default: all)")
     group.add_argument("--engine", choices=("local", "dask"), default="local", help="engine (default: local)")
-    group.add_argument("--workers", default="2", metavar="LIST",
-                       help="Dask LocalCluster worker processes, comma-separated to compare, e.g. 1,2 (default: 2)")
+    group.add_argument("--scale-workers", default="1", metavar="LIST",
+                       help="worker processes, comma-separated to compare, e.g. 1,2: `diplolens run --workers N` "
+                            "for the local engine, a LocalCluster of N for Dask (default: 1)")
     group.add_argument("--scratch", type=Path, default=Path("/tmp/diplolens-scale"), metavar="DIR",
                        help="where the replicated archives are written and kept (default: /tmp/diplolens-scale)")
 
 
 def run(args: argparse.Namespace) -> None:
-    sizes = [label.strip().lower() for label in args.sizes.split(",")]
+    sizes = [label.strip().lower() for label in args.scale_sizes.split(",")]
     unknown = [label for label in sizes if label not in SIZES]
     if unknown:
-        fail(f"--sizes: unknown size {', '.join(unknown)} (known: {', '.join(SIZES)})")
+        fail(f"--scale-sizes: unknown size {', '.join(unknown)} (known: {', '.join(SIZES)})")
     try:
-        workers = [int(w) for w in args.workers.split(",")] if args.engine == "dask" else [None]
+        workers = [int(w) for w in args.scale_workers.split(",")]
     except ValueError:
-        fail(f"--workers: expected numbers, e.g. 1,2, not {args.workers!r}")
+        fail(f"--scale-workers: expected numbers, e.g. 1,2, not {args.scale_workers!r}")
+    if min(workers) < 1:
+        fail("--scale-workers: at least 1 worker")
     repeats = args.repeats or 1
     source = data_file(args.data, WORLD_LEADERS_FILE)
     args.scratch.mkdir(parents=True, exist_ok=True)
-    print(f"\n== Scale: the world-leaders archive replicated (engine {args.engine}; stages: {args.stages}) ==")
+    print(f"\n== Scale: the world-leaders archive replicated (engine {args.engine}; stages: {args.stages}; "
+          f"profile: {args.profile}) ==")
     results = previous_results()
     for label in sizes:
         archive = replicated_archive(source, args.scratch, label)
         for count in workers:
-            key = run_key(args.engine, count, label, args.stages)
+            key = run_key(args.engine, count, label, args.stages, args.profile)
             runs = []
             for attempt in range(1, repeats + 1):
                 out_dir = args.scratch / f"out_{key.replace('/', '_')}"
                 runs.append(measure_in_fresh_process(archive, out_dir, {
-                    "stages": args.stages, "profile": "auto", "workers": count or 1, "engine": args.engine})))
+                    "stages": args.stages, "profile": args.profile, "workers": count, "engine": args.engine}))
                 shutil.rmtree(out_dir, ignore_errors=True)  # gigabytes at 10 M; only the figures matter
                 last = runs[-1]
                 print(f"  {key} run {attempt}/{repeats}: {last['rows_read']:,} rows in {last['wall_seconds']:.0f} s = "
                       f"{last['posts_per_second']:,.0f} posts/s, peak RSS {last['peak_rss_mib']:,.0f} MiB", flush=True)
             results[key] = {"engine": args.engine, "workers": count, "size": label, "stages": args.stages,
+                            "profile": args.profile,
                             "repeats": repeats, "median": median_of(runs), "runs": runs}
             # Saved after every size: a 10 M run that is stopped keeps the smaller ones.
             save_results(NAME, {"runs": results, "growth": growth(results), "dask_speedup": speedups(results)})
@@ -84,8 +89,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"figures: {RESULTS_DIR / (NAME + '.json')}")
 
 
-def run_key(engine: str, workers: int | None, size: str, stages: str) -> str:
-    return f"{engine}{'' if workers is None else f'-{workers}'}/{size}/{stages}"
+def run_key(engine: str, workers: int, size: str, stages: str, profile: str) -> str:
+    return f"{engine}-{workers}/{size}/{stages}/{profile}"
 
 
 def previous_results() -> dict:
@@ -153,11 +158,10 @@ def median_of(runs: list[dict]) -> dict:
 
 
 def growth(results: dict) -> list[dict]:
-    """Per engine and stages, each size against the next smaller one measured."""
+    """Per setup (engine, workers, stages, profile), each size against the next smaller one measured."""
     rows = []
-    for engine, stages in sorted({(r["engine"] + _workers(r), r["stages"]) for r in results.values()}):
-        measured = sorted((r for r in results.values() if r["engine"] + _workers(r) == engine
-                           and r["stages"] == stages), key=lambda r: SIZES[r["size"]])
+    for setup in sorted({_setup(r) for r in results.values()}):
+        measured = sorted((r for r in results.values() if _setup(r) == setup), key=lambda r: SIZES[r["size"]])
         for small, large in zip(measured, measured[1:]):
             a, b = small["median"], large["median"]
             size_ratio = b["rows_read"] / a["rows_read"]
@@ -166,7 +170,7 @@ def growth(results: dict) -> list[dict]:
             # CPU time when both runs have it: wall time also measures the machine's other load.
             cpu = a.get("cpu_seconds") and b.get("cpu_seconds") and b["cpu_seconds"] / a["cpu_seconds"]
             cost_ratio = (cpu or time_ratio) / size_ratio
-            rows.append({"engine": engine, "stages": stages, "from": small["size"], "to": large["size"],
+            rows.append({"setup": setup, "from": small["size"], "to": large["size"],
                          "size_ratio": round(size_ratio, 2), "time_ratio": round(time_ratio, 2),
                          "cpu_ratio": round(cpu, 2) if cpu else None,
                          "cost_per_post_ratio": round(cost_ratio, 2), "cost_from": "cpu" if cpu else "wall",
@@ -176,23 +180,24 @@ def growth(results: dict) -> list[dict]:
 
 
 def speedups(results: dict) -> list[dict]:
-    """Dask: posts/s with N workers against one worker, same size and stages."""
+    """Posts/s with N workers against one worker, same engine, size, stages and profile."""
     rows = []
     for r in results.values():
-        one = results.get(run_key("dask", 1, r["size"], r["stages"]))
-        if r["engine"] == "dask" and one and r["workers"] != 1:
-            rows.append({"size": r["size"], "stages": r["stages"], "workers": r["workers"],
+        one = results.get(run_key(r["engine"], 1, r["size"], r["stages"], r["profile"]))
+        if one and r["workers"] != 1:
+            rows.append({"engine": r["engine"], "size": r["size"], "stages": r["stages"], "profile": r["profile"],
+                         "workers": r["workers"],
                          "speedup": round(r["median"]["posts_per_second"] / one["median"]["posts_per_second"], 2)})
     return rows
 
 
-def _workers(result: dict) -> str:
-    return "" if result["workers"] is None else f"-{result['workers']}"
+def _setup(result: dict) -> str:
+    """What a run measured, but its size: engine, workers, stages, profile."""
+    return f"{result['engine']}-{result['workers']} {result['stages']} {result['profile']}"
 
 
 def print_summary(results: dict) -> None:
-    ordered = sorted(results.items(), key=lambda item: (item[1]["stages"], item[1]["engine"] + _workers(item[1]),
-                                                         SIZES[item[1]["size"]]))
+    ordered = sorted(results.items(), key=lambda item: (_setup(item[1]), SIZES[item[1]["size"]]))
     print("medians (whole run = runner.run, model loading included; dask stage seconds summed over workers):")
     print_table(["run", "posts", "wall s", "posts/s", "peak RSS MiB"],
                 [[key, f"{r['median']['rows_read']:,}", f"{r['median']['wall_seconds']:,.0f}",
@@ -205,12 +210,13 @@ def print_summary(results: dict) -> None:
     table = growth(results)
     if table:
         print(f"growth (linear: cost per post within {LINEAR_TOLERANCE:.0%}; flat memory: peak RSS ratio <= {FLAT_RATIO}):")
-        print_table(["engine", "sizes", "size x", "time x", "CPU x", "cost/post x", "linear", "RSS x", "flat"],
-                    [[g["engine"], f"{g['from']}->{g['to']}", g["size_ratio"], g["time_ratio"], g.get("cpu_ratio") or "-",
+        print_table(["setup", "sizes", "size x", "time x", "CPU x", "cost/post x", "linear", "RSS x", "flat"],
+                    [[g["setup"], f"{g['from']}->{g['to']}", g["size_ratio"], g["time_ratio"], g.get("cpu_ratio") or "-",
                       f"{g['cost_per_post_ratio']} ({g.get('cost_from', 'wall')})", g["linear"], g["peak_rss_ratio"],
                       g["memory_flat"]] for g in table])
     for s in speedups(results):
-        print(f"dask speedup at {s['size']} ({s['stages']}): {s['workers']} workers = {s['speedup']}x one worker")
+        print(f"{s['engine']} speedup at {s['size']} ({s['stages']}, {s['profile']}): {s['workers']} workers = "
+              f"{s['speedup']}x one worker")
 
 
 def _rate(median: dict, stage: str) -> str:
