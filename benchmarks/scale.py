@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.harness import RESULTS_DIR, WORLD_LEADERS_FILE, data_file, fail, print_table, save_results
 from benchmarks.throughput import COPY_SHIFT, DATE_FORMAT, FLAT_RATIO, ID_STRIDE, measure_in_fresh_process
+from pipeline.config import default_config
 
 NAME = "scale"
 SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scale-workers", default="1", metavar="LIST",
                        help="worker processes, comma-separated to compare, e.g. 1,2: `diplolens run --workers N` "
                             "for the local engine, a LocalCluster of N for Dask (default: 1)")
+    group.add_argument("--stage-costs", action="store_true",
+                       help="also run the default stages' prefixes (normalize; normalize,langid; ...) at each size "
+                            "with one worker, to attribute time and peak memory to each stage")
     group.add_argument("--scratch", type=Path, default=Path("/tmp/diplolens-scale"), metavar="DIR",
                        help="where the replicated archives are written and kept (default: /tmp/diplolens-scale)")
 
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     args.scratch.mkdir(parents=True, exist_ok=True)
     print(f"\n== Scale: the world-leaders archive replicated (engine {args.engine}; stages: {args.stages}; "
           f"profile: {args.profile}) ==")
-    results = previous_results()
+    results, stage_costs = previous_results()
     for label in sizes:
         archive = replicated_archive(source, args.scratch, label)
         for count in workers:
@@ -83,19 +87,58 @@ def run(args: argparse.Namespace) -> None:
             results[key] = {"engine": args.engine, "workers": count, "size": label, "stages": args.stages,
                             "profile": args.profile,
                             "repeats": repeats, "median": median_of(runs), "runs": runs}
-            # Saved after every size: a 10 M run that is stopped keeps the smaller ones.
-            save_results(NAME, {"runs": results, "growth": growth(results), "dask_speedup": speedups(results)})
+            save(results, stage_costs)  # after every size: a 10 M run that is stopped keeps the smaller ones
+        if args.stage_costs:
+            stage_costs[label] = measure_stage_costs(archive, args.scratch, args.profile)
+            save(results, stage_costs)
     print_summary(results)
+    for label, costs in stage_costs.items():
+        print(f"what each stage adds at {label} (runs of the default stages' prefixes, one worker, {args.profile}):")
+        print_table(["stage", "wall s added", "stage posts/s", "peak RSS MiB added"],
+                    [[c["stage"], f"{c['wall_seconds_added']:,.1f}", f"{c['stage_posts_per_second']:,.0f}",
+                      f"{c['peak_rss_mib_added']:,.0f}"] for c in costs])
     print(f"figures: {RESULTS_DIR / (NAME + '.json')}")
+
+
+def save(results: dict, stage_costs: dict) -> None:
+    save_results(NAME, {"runs": results, "growth": growth(results), "speedup": speedups(results),
+                        "stage_costs": stage_costs})
 
 
 def run_key(engine: str, workers: int, size: str, stages: str, profile: str) -> str:
     return f"{engine}-{workers}/{size}/{stages}/{profile}"
 
 
-def previous_results() -> dict:
+def previous_results() -> tuple[dict, dict]:
     path = RESULTS_DIR / f"{NAME}.json"
-    return json.loads(path.read_text("utf-8"))["runs"] if path.is_file() else {}
+    if not path.is_file():
+        return {}, {}
+    saved = json.loads(path.read_text("utf-8"))
+    return saved["runs"], saved.get("stage_costs", {})
+
+
+def measure_stage_costs(archive: Path, scratch: Path, profile: str) -> list[dict]:
+    """Runs of normalize, then normalize+langid, ... (each a fresh process): what each stage
+    adds to wall time and peak RSS. Ingest, writing and the archive-wide pass are in every run
+    and so in the first row."""
+    stages = default_config()["stages"]
+    costs, previous = [], {"wall_seconds": 0.0, "peak_rss_mib": 0.0}
+    for count in range(1, len(stages) + 1):
+        out_dir = scratch / "out_stage_costs"
+        figures = measure_in_fresh_process(archive, out_dir, {
+            "stages": ",".join(stages[:count]), "profile": profile, "workers": 1, "engine": "local"})
+        shutil.rmtree(out_dir, ignore_errors=True)
+        stage = stages[count - 1]
+        seconds = figures["stage_seconds"].get(stage) or 0.0
+        costs.append({"stage": stage, "wall_seconds_added": round(figures["wall_seconds"] - previous["wall_seconds"], 2),
+                      "stage_seconds": seconds,
+                      "stage_posts_per_second": round(figures["rows_read"] / seconds) if seconds else None,
+                      "peak_rss_mib_added": round(figures["peak_rss_mib"] - previous["peak_rss_mib"], 1),
+                      "run": {k: figures[k] for k in ("wall_seconds", "posts_per_second", "peak_rss_mib")}})
+        print(f"  stages {','.join(stages[:count])}: {figures['wall_seconds']:.0f} s, "
+              f"peak RSS {figures['peak_rss_mib']:,.0f} MiB", flush=True)
+        previous = figures
+    return costs
 
 
 # -- the replicated archives ------------------------------------------------------------------
