@@ -9,7 +9,8 @@ when a run starts (`"status": "running"`) and again when it ends (`"complete"`, 
 While a run is in progress, posts and quarantined rows go to numbered parts in
 `OUT/.parts/`, with a checkpoint that says which parts are complete (`RunParts`); the final
 tables are assembled from them at the end, and a run interrupted at any point resumes from
-its last complete part.
+its last complete part. The Dask engine stages its workers' input batches in
+`OUT/.parts/staging/`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pipeline.schema import to_arrow
 PARTIAL_SUFFIX = ".partial"
 PARTS_FOLDER = ".parts"
 CHECKPOINT = "checkpoint.json"
+STAGING_FOLDER = "staging"
 
 
 class TableWriter:
@@ -86,13 +88,22 @@ class RunParts:
     """The work folder of a run in progress (`OUT/.parts`): one posts part and one quarantine
     part per ingest batch, numbered from 0, and `checkpoint.json`, rewritten after each batch,
     which says how many batches are complete. A part numbered at or above that count is debris
-    of an interrupted write and is never read."""
+    of an interrupted write and is never read. `staging/` holds the ingested batches the Dask
+    engine hands its workers, each until its posts part is written."""
 
     def __init__(self, out: Path):
         self.folder = out / PARTS_FOLDER
 
     def path(self, table: str, number: int) -> Path:
         return self.folder / f"{table}-{number:06d}.parquet"
+
+    @property
+    def staging(self) -> Path:
+        return self.folder / STAGING_FOLDER
+
+    def staged(self, number: int) -> Path:
+        """Where the Dask engine stages batch `number`'s ingested posts for its workers."""
+        return self.staging / f"posts-{number:06d}.parquet"
 
     def checkpoint(self) -> dict | None:
         path = self.folder / CHECKPOINT
@@ -104,7 +115,9 @@ class RunParts:
         self.folder.mkdir(parents=True)
 
     def keep_complete(self, batches: int) -> None:
-        """Remove what an interrupted run wrote after its last checkpoint."""
+        """Remove what an interrupted run wrote after its last checkpoint, and the batches it
+        staged (the resumed run ingests, and stages, them again)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
         for path in self.folder.iterdir():
             if path.name == CHECKPOINT:
                 continue

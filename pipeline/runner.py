@@ -69,7 +69,8 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     inputs and configuration), or start afresh when it has none. `workers`: processes that run
     the stages (1: this one); the tables are the same for any number. `engine`: None (this
     machine), or a `pipeline.dask_engine.DaskEngine` that runs the stages on a Dask cluster
-    instead (ingest, duplicates, parts, checkpoints and resume stay here); same tables.
+    instead (ingest, duplicates, checkpoints, resume and the archive-wide metrics stay here);
+    same tables.
     """
     started = time.perf_counter()
     if workers < 1:
@@ -151,7 +152,7 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
     The batches `counts` already holds (a resumed run) are ingested again, since duplicate
     detection spans the whole archive, but not enriched: their complete parts are replayed
     through the accumulators instead. With an `engine` (Dask), it enriches the batches instead
-    of `enrich_batches`."""
+    of `enrich_batches` and writes their posts parts."""
     accumulators = Accumulators(config)
     batches = _timed(ingest_batches(files, config, accounts), timings, "ingest")
     if pseudonymizer is not None:
@@ -178,7 +179,7 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
     compression = config["outputs"]["compression"]
     # closing: a failure here stops the worker processes now, not when the traceback is freed.
     if engine is not None:
-        enriched = engine.enrich_batches(batches, context)
+        enriched = engine.enrich_batches(batches, context, parts, counts.batches)
     else:
         enriched = enrich_batches(batches, context, workers)
     with closing(enriched):
@@ -188,8 +189,10 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
             tick = time.perf_counter()
             number = counts.batches
             counts.add(file_index[id(batch.source)], batch, posts.num_rows)
-            parts.write(number, {"posts": posts, "quarantine": to_arrow(batch.quarantine, schema.QUARANTINE)},
-                        {**fingerprint, **counts.checkpoint()}, compression)
+            tables = {"quarantine": to_arrow(batch.quarantine, schema.QUARANTINE)}
+            if engine is None:  # the Dask engine's workers write the posts parts themselves
+                tables["posts"] = posts
+            parts.write(number, tables, {**fingerprint, **counts.checkpoint()}, compression)
             timings["write"] += time.perf_counter() - tick
             # The accumulators read the posts as the parts hold them, so a resumed run, which
             # replays the parts, accumulates exactly the same values.

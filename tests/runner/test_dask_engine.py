@@ -1,20 +1,25 @@
 """The Dask engine gives the local engine's outputs, table for table, on a real subset of the
-sample archive written to Parquet and split over many batches enriched on different workers;
-with duplicates and a near-duplicate campaign whose posts fall in different batches; resumed,
-pseudonymized."""
+sample archive written to Parquet and split over many batches, each staged as a Parquet file and
+enriched as one partition on different workers; with duplicates and a near-duplicate campaign
+whose posts fall in different batches; resumed (from either engine), pseudonymized."""
 
 import json
+import time
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline import schema
 from pipeline.config import load_config
+from pipeline.ingest import AccountsRegistry, ingest_batches, plan_inputs
+from pipeline.outputs import RunParts, write_table
+from pipeline.registry import Stage, stages
 from pipeline.runner import SAMPLE_ACCOUNTS, SAMPLE_POSTS, run
 
 distributed = pytest.importorskip("dask.distributed")
-from pipeline.dask_engine import IN_FLIGHT_PER_WORKER, DaskEngine  # noqa: E402
+from pipeline.dask_engine import PARTITIONS_PER_WORKER, DaskEngine  # noqa: E402
 
 BATCH_SIZE = 40
 ROWS = 480
@@ -86,9 +91,27 @@ def read_manifest(out):
     return json.loads((out / "manifest.json").read_text("utf-8"))
 
 
-def test_the_archive_spans_more_batches_than_are_in_flight(archive):
+def staged_post_ids(folder) -> dict[str, list[str]]:
+    """The post ids of each batch staged in `folder` now (a file may go while it is read)."""
+    ids = {}
+    for path in folder.glob("posts-*.parquet"):
+        try:
+            ids[path.name] = pq.read_table(path, columns=["post_id"])["post_id"].to_pylist()
+        except FileNotFoundError:
+            pass
+    return ids
+
+
+def wait_until_idle(cluster):
+    """Until no worker runs a task: a failed run's tasks that were running when it stopped finish
+    on a cluster it did not start."""
+    while any(worker.state.executing_count for worker in cluster.workers.values()):
+        time.sleep(0.05)
+
+
+def test_the_archive_spans_more_batches_than_two_waves(archive):
     rows = sum(pq.read_metadata(path).num_rows for path in archive)
-    assert rows > 2 * IN_FLIGHT_PER_WORKER * 2 * BATCH_SIZE
+    assert rows > 2 * PARTITIONS_PER_WORKER * 2 * BATCH_SIZE
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -117,7 +140,42 @@ def test_the_campaign_across_partitions_is_coordinated(both_runs):
 def test_the_manifest_names_the_engine(both_runs):
     _, on_dask = both_runs
     engine = read_manifest(on_dask)["engine"]
-    assert engine == {"name": "dask", "scheduler": engine["scheduler"], "workers": 2, "tasks": 15}
+    assert engine == {"name": "dask", "scheduler": engine["scheduler"], "workers": 2, "partitions": 15, "waves": 4}
+
+
+def test_the_stages_enrich_each_batch_as_read_from_its_staged_parquet_file(archive, config, cluster, tmp_path,
+                                                                           monkeypatch):
+    """Each partition the stages get is one staged batch of the run, at most two waves are staged
+    at a time, and the staging is gone when the run completes."""
+    original = stages()["normalize"]
+    seen = []
+
+    def normalize(posts, context):
+        staged = staged_post_ids(RunParts(tmp_path).staging)
+        seen.append(([name for name, ids in staged.items() if ids == posts["post_id"].tolist()], len(staged)))
+        return original.run(posts, context)
+
+    monkeypatch.setitem(stages(), "normalize", Stage("normalize", normalize, original.adds, original.version))
+    manifest = run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False,
+                   engine=DaskEngine(cluster.scheduler_address))
+    assert len(seen) == manifest["engine"]["partitions"] == 15
+    assert all(matches for matches, _ in seen)
+    assert max(staged for _, staged in seen) <= 2 * PARTITIONS_PER_WORKER * 2
+    assert not (tmp_path / ".parts").exists()
+
+
+def test_a_staged_batch_reaches_the_stages_as_ingest_gave_it(archive, config, tmp_path):
+    import dask.dataframe as dd
+
+    from pipeline.dask_engine import _as_ingested
+
+    batch = next(ingest_batches(plan_inputs(archive, "auto"), config, AccountsRegistry.from_csv(SAMPLE_ACCOUNTS)))
+    write_table(schema.to_arrow(batch.posts, schema.POSTS), tmp_path / "staged.parquet")
+    partition = dd.read_parquet([str(tmp_path / "staged.parquet")], split_row_groups=False).compute(scheduler="sync")
+    posts = _as_ingested(partition)
+    pd.testing.assert_frame_equal(posts, batch.posts, check_like=True, check_dtype=False)
+    text = [name for name, dtype in batch.posts.dtypes.items() if dtype == object]
+    assert (posts[text].dtypes == object).all() and posts["account_id"].map(lambda v: v is None).all()
 
 
 def test_an_unreachable_scheduler_is_a_user_error(archive, config, tmp_path):
@@ -138,8 +196,6 @@ def test_a_bad_scheduler_address_is_one_line_and_exit_2(archive, tmp_path, capsy
 
 def test_a_local_run_stopped_at_batch_6_resumes_on_dask_to_the_same_tables(archive, config, cluster, both_runs,
                                                                            tmp_path, monkeypatch):
-    from pipeline.registry import Stage, stages
-
     original = stages()["topics"]
     calls = []
 
@@ -155,9 +211,38 @@ def test_a_local_run_stopped_at_batch_6_resumes_on_dask_to_the_same_tables(archi
     monkeypatch.undo()
     resumed = run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False, resume=True,
                   engine=DaskEngine(cluster.scheduler_address))
-    assert resumed["resumed_after_batches"] == 5 and resumed["engine"]["tasks"] == 10
+    assert resumed["resumed_after_batches"] == 5 and resumed["engine"]["partitions"] == 10
     assert resumed["counts"] == read_manifest(both_runs[0])["counts"]
     assert_same_tables(tmp_path, both_runs[0])
+
+
+def test_a_dask_run_stopped_midway_resumes_locally_to_the_same_tables(archive, config, cluster, both_runs,
+                                                                      tmp_path, monkeypatch):
+    original = stages()["topics"]
+    calls = []
+
+    def topics(posts, context):
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("injected failure")
+        return original.run(posts, context)
+
+    monkeypatch.setitem(stages(), "topics", Stage("topics", topics, original.adds, original.version))
+    with pytest.raises(RuntimeError, match="injected failure"):
+        run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False, engine=DaskEngine(cluster.scheduler_address))
+    wait_until_idle(cluster)
+    monkeypatch.undo()
+    stopped = read_manifest(tmp_path)
+    assert stopped["status"] == "failed" and 0 < stopped["complete_batches"] < 15
+    parts = RunParts(tmp_path)
+    parts.staging.mkdir()
+    parts.staged(stopped["complete_batches"]).write_bytes(b"left by a kill -9")
+
+    resumed = run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False, resume=True)
+    assert resumed["resumed_after_batches"] == stopped["complete_batches"]
+    assert resumed["counts"] == read_manifest(both_runs[0])["counts"]
+    assert_same_tables(tmp_path, both_runs[0])
+    assert not (tmp_path / ".parts").exists()
 
 
 def test_pseudonymized_on_dask_is_pseudonymized_locally(archive, config, cluster, tmp_path):

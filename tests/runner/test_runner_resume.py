@@ -145,12 +145,15 @@ def test_resume_with_no_checkpoint_says_so_and_starts_afresh(tmp_path, reference
     assert_same_run(tmp_path, reference)
 
 
-def test_a_resume_discards_parts_written_after_the_last_checkpoint(tmp_path):
+def test_a_resume_discards_parts_written_after_the_last_checkpoint_and_staged_batches(tmp_path):
     parts = RunParts(tmp_path)
     parts.start()
     for name in ("posts-000000.parquet", "posts-000001.parquet", "quarantine-000001.parquet",
                  "posts-000002.parquet.partial", "checkpoint.json"):
         (parts.folder / name).write_bytes(b"x")
+    parts.staging.mkdir()
+    for number in (0, 1):  # left by a Dask run killed mid-wave; the resumed run stages them again
+        parts.staged(number).write_bytes(b"x")
     parts.keep_complete(1)
     assert sorted(p.name for p in parts.folder.iterdir()) == ["checkpoint.json", "posts-000000.parquet"]
 
