@@ -170,7 +170,7 @@ class ActivityAccumulator:
     """`activity_features` of an archive fed batch by batch (`update`, then `finish` once),
     with memory flat in the archive's size.
 
-    Each post is spilled as a 32-byte record (account, handle, time, repost flag, source, as
+    Each post is spilled as a 40-byte record (account, handle, time, repost flag, source, as
     codes: the strings are kept once each) to a private work folder (`pipeline.spill`), in
     buckets by account; `finish` reads one bucket at a time, so every account's posts are
     together, in the order they came, and computes its rows exactly as `activity_features`.

@@ -9,8 +9,10 @@ Two signals, both between distinct accounts of the same platform:
   small edits, and to scripts written without spaces), or word n-grams. MinHash signatures
   and the LSH index are datasketch's. The index slides over the posts in time order and holds
   one window of them, so the work is linear in posts plus the near-duplicate pairs found (a
-  pair further apart than the window is never a candidate). A post is coordinated when it and
-  its near-duplicates span at least `min_accounts` accounts.
+  pair further apart than the window is never a candidate); a post none of whose LSH bands
+  occurs at another post within the window can be no one's candidate and skips the index (the
+  same pairs, found without most of the index's per-post work). A post is coordinated when it
+  and its near-duplicates span at least `min_accounts` accounts.
 - **co-repost** (co-retweet, Keller et al. 2020; CooRTweet's coordinated co-sharing): two
   accounts repost the same item (`repost_of_id`: a reposted post, or any shared object id)
   within `co_repost_window_seconds`. Chance explains one such coincidence, not repeated ones:
@@ -33,7 +35,7 @@ with NumPy: the same values as datasketch's `MinHash.update_batch`, hash for has
 Memory is flat in archive size: `update` keeps nothing of posts that cannot take part (short
 texts, no account, no time) and spills the rest to a private work folder (`pipeline.spill`):
 per repost the item (a 64-bit hash of platform and id: ~n^2 / 2^65 odds that two of n items
-collide, one in 3 x 10^5 at 10 M items, and a collision can only pair reposts of two items),
+collide, about one in 370,000 at 10 M items, and a collision can only pair reposts of two items),
 account, time and a post reference (32 bytes), in buckets by item; per long-enough text the
 account, time, reference and signature (`num_perm` x 4 bytes: 512 bytes at the default), in
 runs sorted by time; and each post id, read back only for the posts in the result. In memory:
@@ -216,7 +218,8 @@ class CoordinationDetector:
 
         The texts stream back from disk in time order into `held`, which keeps one window
         before the rows being processed and one after them. Rows none of whose LSH bands occurs
-        at another held row have no candidate in either direction and skip the index."""
+        at another row within the window have no candidate in either direction and skip the
+        index."""
         threshold = self.settings["jaccard_threshold"]
         window = round(self.settings["window_seconds"] * _MICROS)
         index = MinHashLSH(threshold=threshold, num_perm=self.settings["num_perm"], weights=_LSH_WEIGHTS)
@@ -242,7 +245,8 @@ class CoordinationDetector:
             micros, signature, account = held["micros"], held["signature"], held["account"]
             low = np.searchsorted(micros, micros[done] - window, "left")
             high = np.searchsorted(micros, micros[end - 1] + window, "right")
-            busy = _shares_a_band(signature[low:high], index.hashranges)[done - low:end - low]
+            busy = _shares_a_band(signature[low:high], micros[low:high], window, index.hashranges)
+            busy = busy[done - low:end - low]
             firsts, seconds = [], []
             for row in (done + np.flatnonzero(busy)).tolist():
                 while indexed and indexed[0][1] < micros[row] - window:
@@ -265,10 +269,11 @@ class CoordinationDetector:
                 pairs.append(_pair_frame(account[first], micros[first], held["ref"][first],
                                          account[second], micros[second], held["ref"][second]))
             done = end
-            # What no later row can reach: before the next row's window, and out of the index.
+            # Rows before the next row's window are no later row's candidates: out of the index
+            # (as the next busy row would do) and out of `held`.
             drop = int(np.searchsorted(micros, micros[done] - window, "left")) if done < len(held) else done
-            if indexed:
-                drop = min(drop, indexed[0][0] - base)
+            while indexed and indexed[0][0] - base < drop:
+                index.remove(indexed.popleft()[0])
             held, base, done = held[drop:], base + drop, done - drop
         return pd.concat(pairs, ignore_index=True)
 
@@ -474,18 +479,26 @@ def _item_codes(platform: pd.Series, items: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
 
 
-def _shares_a_band(signatures: np.ndarray, bands: list[tuple[int, int]]) -> np.ndarray:
-    """Whether each row has an LSH band (a slice of its signature) equal to the same band of
-    another row: only such rows can be LSH candidates. Bands are compared by a 64-bit digest
-    (FNV-1a over the values); a collision only lets a row through needlessly."""
+def _shares_a_band(signatures: np.ndarray, micros: np.ndarray, window: int, bands: list[tuple[int, int]]) -> np.ndarray:
+    """Whether each row (sorted by time) has an LSH band (a slice of its signature) equal to the
+    same band of another row at most `window` apart: only such rows can be LSH candidates.
+    Sorted by band and time, a row's nearest same-band rows in time are its neighbours. Bands
+    are compared by a 64-bit digest (FNV-1a over the values); a collision only lets a row
+    through needlessly."""
     digests = np.empty((len(signatures), len(bands)), dtype=np.uint64)
     for number, (start, end) in enumerate(bands):
         digest = np.full(len(signatures), _FNV_OFFSET + number, dtype=np.uint64)
         for column in range(start, end):
             digest = (digest ^ signatures[:, column]) * _FNV_PRIME
         digests[:, number] = digest
-    _, inverse, counts = np.unique(digests.ravel(), return_inverse=True, return_counts=True)
-    return (counts[inverse] > 1).reshape(digests.shape).any(axis=1)
+    digests, times = digests.ravel(), np.repeat(micros, len(bands))
+    order = np.lexsort((times, digests))
+    digests, times = digests[order], times[order]
+    close = (digests[1:] == digests[:-1]) & (times[1:] - times[:-1] <= window)
+    shared = np.zeros(len(order), dtype=bool)
+    shared[order[1:][close]] = True
+    shared[order[:-1][close]] = True
+    return shared.reshape(len(signatures), len(bands)).any(axis=1)
 
 
 def _text_dtype(num_perm: int) -> np.dtype:
