@@ -38,16 +38,18 @@ from collections import deque
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from itertools import islice
+from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline import schema
 from pipeline.errors import UserError
 from pipeline.ingest import IngestBatch
 from pipeline.outputs import RunParts, write_table
-from pipeline.runner import StageContext, enrich_batch
+from pipeline.runner import StageContext, enrich_batch, without_carried
 
 # Waves, not the whole archive staged before the cluster starts: the staging would be a second
 # copy of the archive on disk, and the workers would idle until ingest ends.
@@ -157,6 +159,12 @@ def _finished(staged: _Staged, parts: RunParts) -> tuple[IngestBatch, pa.Table, 
     tick = time.perf_counter()
     parts.staged(staged.number).unlink()
     posts = parts.read("posts", staged.number)
+    carried = _carried_path(parts, staged.number)
+    if carried.is_file():  # the risk stage's signatures: the archive pass need not recompute them
+        columns = pq.read_table(carried)
+        for name in columns.column_names:
+            posts = posts.append_column(name, columns[name])
+        carried.unlink()
     timings = {name: float(result[name]) for name in result.index.drop(["part", "rows"])}
     timings["staging"] = staged.seconds + time.perf_counter() - tick  # what this engine adds
     return staged.batch, posts, timings
@@ -170,9 +178,18 @@ def _enrich_partition(posts: pd.DataFrame, numbers: list[int], parts: RunParts, 
     number = numbers[partition_info["number"]]
     table, timings = enrich_batch(_as_ingested(posts), context)
     tick = time.perf_counter()
-    write_table(table, parts.path("posts", number), context.config["outputs"]["compression"])
+    written = without_carried(table)
+    write_table(written, parts.path("posts", number), context.config["outputs"]["compression"])
+    if written.num_columns < table.num_columns:
+        write_table(table.select([n for n in table.column_names if n not in written.column_names]),
+                    _carried_path(parts, number), context.config["outputs"]["compression"])
     timings["write"] += time.perf_counter() - tick
     return pd.DataFrame([{"part": number, "rows": len(posts), **timings}])
+
+
+def _carried_path(parts: RunParts, number: int) -> Path:
+    """The columns a batch carries to the archive pass but posts.parquet does not hold."""
+    return parts.staging / f"carried-{number:06d}.parquet"
 
 
 def _result_meta(context: StageContext) -> pd.DataFrame:

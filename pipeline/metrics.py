@@ -1,9 +1,9 @@
 """Metrics: per-account and per-actor measures, accumulated batch by batch.
 
-Memory grows with the number of accounts (times their periods, and their active days), never
-with the number of posts, so an archive larger than memory aggregates in one pass. Every
-formula is one function below and one line of the README's data dictionary, with its
-denominator; `_measures` applies them to an account's or an actor's counts.
+Memory grows with the number of accounts (times their periods, and the days they span, a byte
+a day), never with the number of posts, so an archive larger than memory aggregates in one
+pass. Every formula is one function below and one line of the README's data dictionary, with
+its denominator; `_measures` applies them to an account's or an actor's counts.
 """
 
 from __future__ import annotations
@@ -21,6 +21,33 @@ ENGAGEMENT = ("likes", "reposts", "replies", "quotes")
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
 CRITERIA = ("presence", "interaction", "follow_up", "specialization")
 SENSITIVITY_FACTORS = (0.8, 1.2)  # each weight moved by -20 % and +20 %
+
+
+class _ActiveDays:
+    """The UTC days (numbered from 1970-01-01) with at least one post: a flag per day of the
+    account's span so far, one byte each (about 1.5 KB for four years), however many posts."""
+
+    __slots__ = ("first", "flags")
+
+    def __init__(self):
+        self.first = 0
+        self.flags = np.zeros(0, dtype=bool)
+
+    def add(self, days: np.ndarray) -> None:
+        if not len(days):
+            return
+        low, high = int(days.min()), int(days.max())
+        if not len(self.flags):
+            self.first, self.flags = low, np.zeros(high - low + 1, dtype=bool)
+        elif low < self.first or high >= self.first + len(self.flags):
+            first = min(low, self.first)
+            flags = np.zeros(max(high, self.first + len(self.flags) - 1) - first + 1, dtype=bool)
+            flags[self.first - first:self.first - first + len(self.flags)] = self.flags
+            self.first, self.flags = first, flags
+        self.flags[days - self.first] = True
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.flags))
 
 
 @dataclass
@@ -46,7 +73,7 @@ class _AccountState:
     last: pd.Timestamp | None = None
     followers: int | None = None  # at the latest post that reports it
     followers_at: pd.Timestamp | None = None
-    days: set = field(default_factory=set)
+    days: _ActiveDays = field(default_factory=_ActiveDays)
     languages: Counter = field(default_factory=Counter)
     topics: Counter = field(default_factory=Counter)
     formats: Counter = field(default_factory=Counter)
@@ -139,7 +166,7 @@ class AccountMetrics:
             first, last = dated.min(), dated.max()
             state.first = first if state.first is None else min(state.first, first)
             state.last = last if state.last is None else max(state.last, last)
-            state.days.update(group["_day"].dropna().tolist())
+            state.days.add(group["_day"].dropna().to_numpy(dtype="datetime64[D]").astype(np.int64))
         followers = group.dropna(subset=["followers"])
         if len(followers):
             latest = followers.sort_values("created_at").iloc[-1]

@@ -121,6 +121,9 @@ class RunParts:
         for path in self.folder.iterdir():
             if path.name == CHECKPOINT:
                 continue
+            if path.is_dir():  # spilled archive-wide state (pipeline.spill): rebuilt by the replay
+                shutil.rmtree(path, ignore_errors=True)
+                continue
             number = path.name.partition(".")[0].rpartition("-")[2]
             if path.name.endswith(PARTIAL_SUFFIX) or not number.isdigit() or int(number) >= batches:
                 path.unlink()

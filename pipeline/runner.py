@@ -42,7 +42,7 @@ from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, chec
 from pipeline.models import load, resolve_profile, topic_model_name
 from pipeline.outputs import RunParts, write_json, write_table
 from pipeline.registry import stages
-from pipeline.risk import RiskAccumulator
+from pipeline.risk import CARRIED_COLUMNS, RiskAccumulator
 from pipeline.schema import to_arrow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -153,8 +153,8 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
     detection spans the whole archive, but not enriched: their complete parts are replayed
     through the accumulators instead. With an `engine` (Dask), it enriches the batches instead
     of `enrich_batches` and writes their posts parts."""
-    accumulators = Accumulators(config)
-    batches = _timed(ingest_batches(files, config, accounts), timings, "ingest")
+    accumulators = Accumulators(config, parts.folder)
+    batches = _timed(ingest_batches(files, config, accounts, parts.folder), timings, "ingest")
     if pseudonymizer is not None:
         # Before any stage, so no table, part or error log ever holds the original handles.
         batches = (replace(batch, posts=pseudonymizer.posts(batch.posts),
@@ -191,11 +191,12 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
             counts.add(file_index[id(batch.source)], batch, posts.num_rows)
             tables = {"quarantine": to_arrow(batch.quarantine, schema.QUARANTINE)}
             if engine is None:  # the Dask engine's workers write the posts parts themselves
-                tables["posts"] = posts
+                tables["posts"] = without_carried(posts)
             parts.write(number, tables, {**fingerprint, **counts.checkpoint()}, compression)
             timings["write"] += time.perf_counter() - tick
-            # The accumulators read the posts as the parts hold them, so a resumed run, which
-            # replays the parts, accumulates exactly the same values.
+            # The accumulators read the posts as the parts hold them (plus the carried columns,
+            # which they can compute themselves), so a resumed run, which replays the parts,
+            # accumulates exactly the same values.
             accumulators.update(posts.to_pandas(maps_as_pydicts="strict"), timings)
             display.advance(batch, posts.num_rows)
     return accumulators
@@ -203,7 +204,8 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
 
 def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, dict[str, float]]:
     """One ingested batch through the configured stages, with the schema checked at every stage
-    boundary; returns it as rows of posts.parquet, and the seconds each stage took."""
+    boundary; returns it as rows of posts.parquet (plus the risk stage's `CARRIED_COLUMNS`, not
+    written), and the seconds each stage took."""
     stage_names = context.config["stages"]
     timings = {}
     schema.check_columns(posts, schema.POSTS, "ingest")
@@ -214,8 +216,16 @@ def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, 
         schema.check_columns(posts, schema.output_schema(stage_names[: i + 1]), name)
     tick = time.perf_counter()
     table = to_arrow(posts, schema.output_schema(stage_names)).replace_schema_metadata(None)
+    for name, kind in CARRIED_COLUMNS.items():
+        if name in posts.columns:
+            table = table.append_column(name, pa.array(posts[name].to_numpy(dtype=object), type=kind))
     timings["write"] = time.perf_counter() - tick
     return table, timings
+
+
+def without_carried(posts: pa.Table) -> pa.Table:
+    """The enriched posts as posts.parquet holds them: without the risk stage's carried columns."""
+    return posts.drop_columns([name for name in CARRIED_COLUMNS if name in posts.column_names])
 
 
 def enrich_batches(batches: Iterator[IngestBatch], context: StageContext,
@@ -320,13 +330,14 @@ class Accumulators:
     (overall and per period) and the risk stage's archive-wide evidence. They read only the
     enriched posts, so a resumed run rebuilds them by replaying the complete parts."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, work_dir: Path | None = None):
         settings = config["metrics"]
         period = check_period(settings["period"])
         self.metrics = AccountMetrics(settings["min_language_share"])
         # The same measures per calendar period: state keyed by (account, period).
         self.by_period = AccountMetrics(settings["min_language_share"], period) if period else None
-        self.risk = RiskAccumulator(config["risk"]) if "risk" in config["stages"] else None
+        # The risk evidence spills its per-post records under `work_dir` (the run's parts folder).
+        self.risk = RiskAccumulator(config["risk"], work_dir) if "risk" in config["stages"] else None
 
     def update(self, posts: pd.DataFrame, timings: dict) -> None:
         tick = time.perf_counter()

@@ -13,9 +13,11 @@ Two parts, because some evidence is in one post and some only in the whole archi
   `pipeline.risk.bots`). The runner applies them to posts.parquet in a second streaming
   pass, to accounts.parquet, and writes `coordination_edges.parquet`.
 
-What the accumulator keeps per post: ids, account, time and, for long original texts, a
-MinHash signature (about 0.3 to 0.6 KB a post; see the two modules), plus the five columns
-the activity features read: unlike the rest of a run, this grows with the archive.
+What the accumulator keeps per post (ids, account, time and, for long original texts, a
+MinHash signature; the activity features' account, time and repost flag) goes to files in the
+run's work folder and comes back one item, account or time window at a time, so its memory is
+flat in the archive's size like the rest of a run; only per-account state (and per account
+and day, for bursts) stays in memory.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ import pyarrow as pa
 from pipeline.registry import register_stage
 
 FLAGS = ("check_worthy", "abusive", "coordinated", "burst", "bot_like", "low_credibility_link")
+# Batch columns the risk stage adds for the archive-wide pass (`pipeline.risk.coordination.MINHASH`:
+# MinHash signatures): carried from the stages, in whatever process runs them, to
+# `RiskAccumulator`, and never written to the parts or posts.parquet.
+CARRIED_COLUMNS = {"minhash": pa.binary()}
 
 
 def score_accounts(profiles, **options):
@@ -50,6 +56,7 @@ def score_accounts(profiles, **options):
 )
 def risk(posts: pd.DataFrame, context) -> pd.DataFrame:
     from pipeline.models import load, score_posts
+    from pipeline.risk.coordination import MINHASH, minhash_column
     from pipeline.risk.text_flags import low_credibility_links
 
     settings = context.config["risk"]
@@ -62,9 +69,13 @@ def risk(posts: pd.DataFrame, context) -> pd.DataFrame:
             posts = add_flag(posts, flag, score, score >= 0.5, score.map(lambda s: f"{_TEXT_REASONS[flag]} "
                                                                            f"(score {s:.2f})"))
     listed = posts["urls"].map(lambda urls: low_credibility_links(urls, _domains(settings["low_credibility_domains"])))
-    return add_flag(posts, "low_credibility_link", listed.map(lambda found: 1.0 if found else 0.0),
-                    listed.map(bool), listed.map(lambda found: "links to " + ", ".join(found) +
-                                                 " (listed in the low-credibility domains)" if found else ""))
+    posts = add_flag(posts, "low_credibility_link", listed.map(lambda found: 1.0 if found else 0.0),
+                     listed.map(bool), listed.map(lambda found: "links to " + ", ".join(found) +
+                                                  " (listed in the low-credibility domains)" if found else ""))
+    # For the archive-wide coordination pass: computed here, where the stages run (worker
+    # processes, Dask workers), carried to it in the batch and never written.
+    posts[MINHASH] = minhash_column(posts, settings["coordination"])
+    return posts
 
 
 _TEXT_REASONS = {"check_worthy": "states a check-worthy factual claim", "abusive": "abusive or hateful language"}
@@ -140,29 +151,29 @@ class RiskOutcome:
 
 
 class RiskAccumulator:
-    """Feed every enriched batch to `update`; `finish` gives the archive-wide evidence."""
+    """Feed every enriched batch to `update`; `finish` gives the archive-wide evidence.
+
+    `work_dir`: where the detectors spill their per-post records (private folders made inside
+    it, removed by `finish`); None: the system's temporary folder. Memory stays flat in the
+    archive's size (see `pipeline.risk.coordination` and `pipeline.risk.bots.ActivityAccumulator`)."""
 
     _ACTIVITY = ["platform", "account_id", "account_handle", "created_at", "is_repost"]
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, work_dir=None):
+        from pipeline.risk.bots import ActivityAccumulator
         from pipeline.risk.burst import BurstDetector
         from pipeline.risk.coordination import CoordinationDetector
 
         self.settings = settings
-        self.coordination = CoordinationDetector(settings["coordination"])
+        self.coordination = CoordinationDetector(settings["coordination"], work_dir)
         self.burst = BurstDetector(settings["burst"])
-        self._activity: list[pd.DataFrame] = []
+        self.activity = ActivityAccumulator(work_dir)
 
     def update(self, posts: pd.DataFrame) -> None:
         self.coordination.update(posts)
         self.burst.update(posts)
-        self._activity.append(posts[self._ACTIVITY].copy())
+        self.activity.update(posts[self._ACTIVITY])
 
     def finish(self) -> RiskOutcome:
-        from pipeline.risk.bots import activity_features
-
-        posts = pd.concat(self._activity, ignore_index=True) if self._activity else pd.DataFrame(columns=self._ACTIVITY)
-        self._activity = []
-        activity = activity_features(posts) if len(posts) else None
-        return RiskOutcome(self.coordination.finish(), self.burst.finish(), self.settings["burst"], activity)
-
+        return RiskOutcome(self.coordination.finish(), self.burst.finish(), self.settings["burst"],
+                           self.activity.finish())

@@ -109,8 +109,15 @@ def activity_features(posts: pd.DataFrame) -> pd.DataFrame:
     machine-regular; needs 3 posts). `source_count`: distinct (platform, source) pairs.
     `night_share`: share of posts at 00:00-05:59 UTC. `posts_per_active_day`: posts per UTC
     day with at least one post. `last_post_at` serves as the observation time when the
-    profiles give none.
+    profiles give none. For an archive fed in batches, `ActivityAccumulator` gives the same
+    table with memory flat in the archive's size.
     """
+    return _activity_table(_activity_rows(posts)).reset_index(drop=True)
+
+
+def _activity_rows(posts: pd.DataFrame) -> pd.DataFrame:
+    """The posts as `_activity_table` reads them, one row each (posts without an account or a
+    time left out); each row depends on its post alone."""
     if "created_at" not in posts.columns or not ({"account_id", "account_handle"} & set(posts.columns)):
         raise UserError("posts need `created_at` and `account_id` or `account_handle` to describe activity")
     # Batches concatenated by the caller repeat index labels; positions are all that matter here.
@@ -127,11 +134,17 @@ def activity_features(posts: pd.DataFrame) -> pd.DataFrame:
         "source": (_text_column(posts, "platform").fillna("") + "|" + _text_column(posts, "source").fillna(""))
         if {"platform", "source"} & set(posts.columns) else None,
     })
-    table = table[table["key"].notna() & table["created_at"].notna()].sort_values(["key", "created_at"])
+    return table[table["key"].notna() & table["created_at"].notna()].reset_index(drop=True)
+
+
+def _activity_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The activity features of the rows of `_activity_rows` (in the order the posts came),
+    one row per account, indexed by account key in order."""
     if table.empty:
         return pd.DataFrame({"account_id": pd.Series(dtype=object), "handle": pd.Series(dtype=object),
                              **{name: pd.Series(dtype=float) for name in ACTIVITY_COLUMNS},
                              "last_post_at": pd.Series(dtype="datetime64[us, UTC]")})
+    table = table.sort_values(["key", "created_at"])
     table["gap"] = table.groupby("key")["created_at"].diff().dt.total_seconds()
     table["night"] = (table["created_at"].dt.hour < NIGHT_HOURS_UTC).astype(float)
     table["day"] = table["created_at"].dt.floor("D")
@@ -150,7 +163,73 @@ def activity_features(posts: pd.DataFrame) -> pd.DataFrame:
         "night_share": groups["night"].mean(),
         "posts_per_active_day": counts / groups["day"].nunique(),
         "last_post_at": groups["created_at"].max(),
-    }).reset_index(drop=True)
+    })
+
+
+class ActivityAccumulator:
+    """`activity_features` of an archive fed batch by batch (`update`, then `finish` once),
+    with memory flat in the archive's size.
+
+    Each post is spilled as a 40-byte record (account, handle, time, repost flag, source, as
+    codes: the strings are kept once each) to a private work folder (`pipeline.spill`), in
+    buckets by account; `finish` reads one bucket at a time, so every account's posts are
+    together, in the order they came, and computes its rows exactly as `activity_features`.
+    `work_dir`: where that folder is made (None: the system's temporary folder)."""
+
+    _RECORD = np.dtype([("key", "<i8"), ("handle", "<i8"), ("micros", "<i8"), ("is_repost", "<f8"),
+                        ("source", "<i8")])
+    _BUCKETS = 64
+
+    def __init__(self, work_dir=None):
+        from pipeline.spill import RecordBuckets, WorkFolder
+
+        self._folder = WorkFolder(work_dir, prefix="activity-")
+        self._records = RecordBuckets(self._folder.path, "activity", self._RECORD, buckets=self._BUCKETS)
+        # Strings by code: account keys, handles, sources (-1: none); one entry per distinct value.
+        self._codes: dict[str, dict] = {"key": {}, "handle": {}, "source": {}}
+        self._ids: dict[int, str] = {}  # key code -> account id, for accounts keyed by it
+        self._posts = 0
+
+    def update(self, posts: pd.DataFrame) -> None:
+        self._posts += len(posts)
+        rows = _activity_rows(posts)
+        if rows.empty:
+            return
+        records = np.empty(len(rows), dtype=self._RECORD)
+        for name in ("key", "handle", "source"):
+            records[name] = self._intern(name, rows[name])
+        for code, account_id in zip(records["key"][rows["account_id"].notna().to_numpy()].tolist(),
+                                    rows["account_id"].dropna()):
+            self._ids.setdefault(code, account_id)
+        records["micros"] = rows["created_at"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+        records["is_repost"] = rows["is_repost"].to_numpy(dtype=float)
+        self._records.append(records, records["key"] % self._BUCKETS)
+
+    def finish(self) -> pd.DataFrame | None:
+        """The `activity_features` of every post fed; None when none was."""
+        try:
+            if not self._posts:
+                return None
+            strings = {name: np.array([None, *codes], dtype=object) for name, codes in self._codes.items()}
+            ids = np.array([self._ids.get(code) for code in range(len(self._codes["key"]))], dtype=object)
+            tables = [_activity_table(pd.DataFrame({
+                "account_id": pd.Series(ids[records["key"]], dtype=object),
+                "handle": pd.Series(strings["handle"][records["handle"] + 1], dtype=object),
+                "key": pd.Series(strings["key"][records["key"] + 1], dtype=object),
+                "created_at": pd.to_datetime(records["micros"], unit="us", utc=True),
+                "is_repost": records["is_repost"],
+                "source": pd.Series(strings["source"][records["source"] + 1], dtype=object),
+            })) for records in self._records]
+            if not tables:
+                return _activity_table(pd.DataFrame()).reset_index(drop=True)
+            return pd.concat(tables).sort_index().reset_index(drop=True)
+        finally:
+            self._folder.close()
+
+    def _intern(self, name: str, values: pd.Series) -> np.ndarray:
+        codes = self._codes[name]
+        return np.fromiter((-1 if value is None or value != value else codes.setdefault(value, len(codes))
+                            for value in values), dtype=np.int64, count=len(values))
 
 
 def profile_features(profiles: pd.DataFrame, activity: pd.DataFrame | None = None,

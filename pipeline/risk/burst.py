@@ -14,8 +14,8 @@ burst when score >= `score_threshold`; it needs `min_history` periods of history
 An account is its `account_handle`, else its `account_id` (as in `pipeline.metrics`); posts
 with neither, or without `created_at`, are not counted.
 
-Memory: one count per account and active period (never per post); batches may come in any
-time order.
+Memory: one count per account and active period (never per post), 16 bytes each (an account
+code and period in one 64-bit key, and the count); batches may come in any time order.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ _MAD_SCALE = 1.4826
 # Counts are merged into one table when the pending parts outgrow it (amortised: each count
 # is re-aggregated O(log n) times), never below this many rows.
 _MIN_COMPACTION_ROWS = 100_000
+# A count's key: the account's code in the high 32 bits, its period (shifted to be positive:
+# hours since 1970 fit 31 bits for 245,000 years either way) in the low 32.
+_PERIOD_BITS = 32
+_PERIOD_SHIFT = 1 << 31
 
 
 @dataclass
@@ -69,39 +73,53 @@ class BurstDetector:
 
     def __init__(self, settings: dict | None = None):
         self.settings = settings_with_defaults(settings)
-        self._counts = _empty_counts()
-        self._pending: list[pd.DataFrame] = []
+        self._accounts: dict[tuple, int] = {}  # (platform, account) -> code
+        self._keys = np.empty(0, dtype=np.int64)  # sorted, distinct (account code, period) keys
+        self._counts = np.empty(0, dtype=np.int64)  # posts of each key
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
 
     def update(self, posts: pd.DataFrame) -> None:
-        frame = pd.DataFrame({"platform": posts["platform"].astype(str),
-                              "account": posts["account_handle"].fillna(posts["account_id"]),
-                              "period": _periods(posts["created_at"], self.settings["period"])})
-        frame = frame.dropna()
-        counts = frame.groupby(["platform", "account", "period"]).size().rename("posts").reset_index()
-        self._pending.append(counts)
-        self._pending_rows += len(counts)
-        if self._pending_rows > max(len(self._counts), _MIN_COMPACTION_ROWS):
+        platform = posts["platform"].astype(str)
+        account = posts["account_handle"].fillna(posts["account_id"])
+        period = _periods(posts["created_at"], self.settings["period"])
+        known = (platform.notna() & account.notna() & period.notna()).to_numpy()
+        if not known.any():
+            return
+        codes = np.fromiter((self._accounts.setdefault(key, len(self._accounts))
+                             for key in zip(platform[known], account[known])), dtype=np.int64, count=int(known.sum()))
+        keys = (codes << _PERIOD_BITS) | (period[known].to_numpy(dtype=np.int64) + _PERIOD_SHIFT)
+        keys, counts = np.unique(keys, return_counts=True)
+        self._pending.append((keys, counts.astype(np.int64)))
+        self._pending_rows += len(keys)
+        if self._pending_rows > max(len(self._keys), _MIN_COMPACTION_ROWS):
             self._compact()
 
     def finish(self) -> BurstResult:
         self._compact()
-        counts = self._counts
-        accounts = counts.groupby(["platform", "account"]).agg(active_periods=("period", "size"),
-                                                               busiest=("posts", "max"))
+        code = self._keys >> _PERIOD_BITS
+        periods = (self._keys & ((1 << _PERIOD_BITS) - 1)) - _PERIOD_SHIFT
+        posts = self._counts
+        # Keys are sorted: each account's periods are one run of rows, in time order.
+        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.empty(0, dtype=np.int64)
+        ends = np.r_[starts[1:], len(code)]
+        codes = code[starts]
+        busiest = np.maximum.reduceat(posts, starts) if len(starts) else np.empty(0, dtype=np.int64)
+        names = list(self._accounts)
         # Only accounts with a period of at least min_posts posts can have a burst.
-        busy = accounts.index[accounts["busiest"] >= self.settings["min_posts"]]
-        busy_counts = counts.set_index(["platform", "account"]).loc[busy].reset_index()
-        judged = [self._judge(group["period"].to_numpy(dtype=np.int64), group["posts"].to_numpy())
-                  .assign(platform=platform, account=account)
-                  for (platform, account), group in busy_counts.groupby(["platform", "account"])]
-        judged = pd.concat([_judged_frame(), *judged], ignore_index=True)
+        judged = [self._judge(periods[start:end], posts[start:end]).assign(code=account)
+                  for account, start, end, top in zip(codes, starts, ends, busiest)
+                  if top >= self.settings["min_posts"]]
+        judged = pd.concat([_judged_frame().assign(code=pd.Series(dtype="int64")), *judged], ignore_index=True)
         judged["burst"] = judged["score"] >= self.settings["score_threshold"]
+        judged["platform"] = pd.Series([names[c][0] for c in judged["code"]], index=judged.index, dtype=object)
+        judged["account"] = pd.Series([names[c][1] for c in judged["code"]], index=judged.index, dtype=object)
 
-        summary = judged.groupby(["platform", "account"]).agg(burst_periods=("burst", "sum"),
-                                                              max_burst_score=("score", "max"))
+        summary = judged.groupby("code").agg(burst_periods=("burst", "sum"), max_burst_score=("score", "max"))
+        accounts = pd.DataFrame({"platform": [names[c][0] for c in codes], "account_handle": [names[c][1] for c in codes],
+                                 "active_periods": ends - starts}, index=pd.Index(codes, name="code"))
         accounts = accounts.join(summary).fillna({"burst_periods": 0, "max_burst_score": 0.0}).reset_index()
-        accounts = accounts.rename(columns={"account": "account_handle"})[ACCOUNT_COLUMNS].astype(
+        accounts = accounts[ACCOUNT_COLUMNS].astype(
             {"platform": "str", "account_handle": "str", "active_periods": "int64", "burst_periods": "int64",
              "max_burst_score": "float64"})
 
@@ -114,8 +132,10 @@ class BurstDetector:
                            accounts.sort_values(["platform", "account_handle"], ignore_index=True))
 
     def _compact(self) -> None:
-        merged = pd.concat([self._counts, *self._pending], ignore_index=True)
-        self._counts = merged.groupby(["platform", "account", "period"], as_index=False)["posts"].sum()
+        keys = np.concatenate([self._keys, *(keys for keys, _ in self._pending)])
+        counts = np.concatenate([self._counts, *(counts for _, counts in self._pending)])
+        self._keys, where = np.unique(keys, return_inverse=True)
+        self._counts = np.bincount(where.ravel(), weights=counts, minlength=len(self._keys)).astype(np.int64)
         self._pending, self._pending_rows = [], 0
 
     def _judge(self, periods: np.ndarray, posts: np.ndarray) -> pd.DataFrame:
@@ -178,11 +198,6 @@ def _periods(created_at: pd.Series, period: str) -> pd.Series:
     times = pd.to_datetime(created_at, utc=True).dt.tz_convert(None)
     micros = pd.Series(times.to_numpy(dtype="datetime64[us]").astype(np.int64), index=created_at.index)
     return (micros // PERIOD_MICROS[period]).where(times.notna()).astype("Int64")
-
-
-def _empty_counts() -> pd.DataFrame:
-    return pd.DataFrame({"platform": pd.Series(dtype="str"), "account": pd.Series(dtype="str"),
-                         "period": pd.Series(dtype="Int64"), "posts": pd.Series(dtype="int64")})
 
 
 def _judged_frame() -> pd.DataFrame:

@@ -79,3 +79,16 @@ def test_actors_aggregate_their_accounts_and_skip_accounts_without_actor():
     assert list(canada["languages"]) == ["en", "fr"]
     assert canada["interactions_per_post"] == pytest.approx((16 + 16 + 4) / 3)
     assert canada["reply_share"] == pytest.approx(1 / 3)
+
+
+def test_active_days_are_counted_alike_in_any_batch_order_and_across_the_epoch():
+    rows = [dict(MACRON[0], created_at=when) for when in
+            ("2019-12-23 10:00", "1969-12-31 23:59", "1970-01-01 00:00", "2019-12-23 23:59", "2020-01-05 00:00",
+             "2019-12-01 12:00")]
+    whole = AccountMetrics()
+    whole.update(posts_frame(rows))
+    assert whole.account_table().iloc[0]["active_days"] == 5
+    split = AccountMetrics()
+    for order in ([3], [0, 4], [1], [5, 2]):  # the span grows forward and back
+        split.update(posts_frame([rows[i] for i in order]))
+    pd.testing.assert_frame_equal(whole.account_table(), split.account_table())

@@ -17,6 +17,7 @@ from pipeline.errors import UserError
 from pipeline.ingest import ingest_batches, plan_inputs
 from pipeline.risk import score_accounts as risk_score_accounts
 from pipeline.risk.bots import (
+    ActivityAccumulator,
     BotLikeClassifier,
     activity_features,
     load_caverlee,
@@ -264,6 +265,39 @@ def test_activity_joins_profiles_by_id_then_handle_and_dates_the_observation():
     # The latest post (2024-01-04) is the observation time when nothing else gives one.
     assert features["account_age_days"].tolist() == [10, 34, 368]
 
+
+
+def test_activity_accumulated_batch_by_batch_is_activity_features_of_the_whole(tmp_path):
+    columns = ["platform", "account_id", "account_handle", "created_at", "is_repost"]
+    posts = pd.concat([batch.posts for batch in ingest_batches(plan_inputs([str(SAMPLE_POSTS)]),
+                                                               load_config(overrides={"batch_size": 300}))])
+    when = pd.Timestamp("2019-05-01 12:00", tz="UTC")
+    # What real exports also hold: renamed accounts (two handles for one id at the same second,
+    # in different batches: the first seen is kept), handles alone, another platform, no time.
+    odd = pd.DataFrame({"platform": ["twitter", "twitter", "mastodon", "mastodon", "twitter", "twitter"],
+                        "account_id": ["42", "42", None, None, None, "7"],
+                        "account_handle": ["@First", "second", "@Someone", "someone", None, "undated"],
+                        "created_at": [when, when, when, when + pd.Timedelta(hours=3), when, pd.NaT],
+                        "is_repost": [False, True, True, None, False, False]})
+    posts = posts[columns].reset_index(drop=True)
+    batches = [posts.iloc[:1000], odd.iloc[[0, 2, 4]], posts.iloc[1000:2200], odd.iloc[[1, 3, 5]], posts.iloc[2200:]]
+    accumulator = ActivityAccumulator(tmp_path)
+    for batch in batches:
+        accumulator.update(batch)
+    accumulated = accumulator.finish()
+    pd.testing.assert_frame_equal(accumulated, activity_features(pd.concat(batches)))
+    assert accumulated.set_index("account_id").loc["42", "handle"] == "first"
+    assert not any(tmp_path.iterdir())  # the spilled records are gone
+
+
+def test_activity_of_no_posts_or_of_undatable_posts():
+    assert ActivityAccumulator().finish() is None
+    accumulator = ActivityAccumulator()
+    accumulator.update(pd.DataFrame({"platform": ["x"], "account_id": ["1"], "account_handle": ["a"],
+                                     "created_at": [pd.NaT], "is_repost": [False]}))
+    found = accumulator.finish()
+    assert found.empty and list(found.columns) == list(activity_features(pd.DataFrame(
+        {"account_id": ["1"], "created_at": [None]})).columns)
 
 # --- the accounts of the embedded sample: real, official, run by people ----------------------------------
 

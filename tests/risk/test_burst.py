@@ -114,3 +114,16 @@ def test_posts_without_time_or_account_are_not_counted():
 def test_bad_settings_are_user_errors(settings, message):
     with pytest.raises(UserError, match=message):
         BurstDetector(settings)
+
+
+def test_memory_is_one_count_per_account_and_period_however_many_posts():
+    posts = retweets()
+    detector = BurstDetector()
+    for _ in range(3):  # the same posts again: more posts, no new account-day
+        for batch in np.array_split(np.arange(len(posts)), 7):
+            detector.update(posts.iloc[batch])
+    detector._compact()
+    days = posts.assign(day=posts["created_at"].dt.floor("D"))[["account_handle", "day"]].drop_duplicates()
+    assert len(detector._keys) == len(detector._counts) == len(days)
+    assert detector._keys.dtype == detector._counts.dtype == np.int64  # 16 bytes a count
+    assert detector._counts.sum() == 3 * len(posts)

@@ -277,3 +277,137 @@ def test_unknown_setting_is_a_user_error():
 def test_missing_columns_are_named():
     with pytest.raises(RuntimeError, match="text_norm"):
         CoordinationDetector().update(coortweet_posts().drop(columns="text_norm"))
+
+
+# -- batches, spilled state and signatures ----------------------------------------------------
+
+def campaigns_and_co_retweets(leaders: pd.DataFrame) -> pd.DataFrame:
+    """The real leaders' posts, real co-retweets, and copies of twelve real posts by other
+    accounts, some within the window and some beyond it."""
+    originals = leaders[leaders["text_norm"].str.len() > 100].sample(12, random_state=3)
+    campaigns = [copies(row, [f"amplifier_{n}_{i}" for i in range(n % 4 + 2)], seconds_apart=40 + 60 * (n % 5))
+                 .assign(post_id=lambda frame, n=n: f"copy{n}-" + frame["post_id"])
+                 for n, (_, row) in enumerate(originals.iterrows())]
+    return pd.concat([leaders, *campaigns, coortweet_posts()], ignore_index=True)
+
+
+def test_many_small_batches_through_many_spilled_runs_give_the_one_batch_result(leaders, monkeypatch):
+    from pipeline import spill
+    from pipeline.risk import coordination
+
+    posts = campaigns_and_co_retweets(leaders)
+    settings = {"min_accounts": 2, "window_seconds": 600}
+    whole = detect(posts, settings)
+    # Tiny buffers and windows processed a few texts at a time: dozens of sorted runs merged in
+    # rounds, reposts flushed to their buckets many times, chunks that cut through windows.
+    monkeypatch.setattr(spill, "BUFFER_BYTES", 64 * 1024)
+    monkeypatch.setattr(spill, "MERGE_BYTES", 32 * 1024)
+    monkeypatch.setattr(spill, "MAX_RUNS", 8)
+    monkeypatch.setattr(coordination, "_CHUNK", 7)
+    batched = detect(posts.sample(frac=1, random_state=5), settings, batches=97)
+    for name in ("posts", "accounts", "edges"):
+        pd.testing.assert_frame_equal(getattr(whole, name), getattr(batched, name))
+    assert len(whole.posts) > 40 and set(whole.edges["kind"]) == {"near_duplicate", "co_repost"}
+
+
+def test_near_duplicate_edges_are_those_of_one_lsh_index_over_all_posts(leaders):
+    """The sliding window (and the rows it lets skip the index) finds exactly the pairs that
+    datasketch's index over the whole archive at once gives, filtered by window, account and
+    similarity: the detector before the window streamed from disk."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from pipeline.risk.coordination import DEFAULTS, signatures
+
+    posts = campaigns_and_co_retweets(leaders)
+    texts = posts[posts["repost_of_id"].isna() & (posts["text_norm"].str.len() >= DEFAULTS["min_chars"])]
+    texts = texts.reset_index(drop=True)
+    window = pd.Timedelta(seconds=600)
+    found = signatures(texts["text_norm"])
+    index = MinHashLSH(threshold=DEFAULTS["jaccard_threshold"], num_perm=DEFAULTS["num_perm"], weights=(0.1, 0.9))
+    for row, signature in enumerate(found):
+        index.insert(row, LeanMinHash(seed=1, hashvalues=signature, scheme="affine32"))
+    pairs = []
+    for row, signature in enumerate(found):
+        for other in index.query(LeanMinHash(seed=1, hashvalues=signature, scheme="affine32")):
+            a, b = texts.iloc[row], texts.iloc[other]
+            if (row < other and a["account_handle"] != b["account_handle"]
+                    and abs(a["created_at"] - b["created_at"]) <= window
+                    and (found[row] == found[other]).mean() >= DEFAULTS["jaccard_threshold"]):
+                low, high = sorted([a["account_handle"], b["account_handle"]])
+                pairs.append((low, high, min(a["created_at"], b["created_at"]), max(a["created_at"], b["created_at"])))
+    expected = pd.DataFrame(pairs, columns=["account_a", "account_b", "first", "last"]).groupby(
+        ["account_a", "account_b"]).agg(weight=("first", "size"), first_at=("first", "min"), last_at=("last", "max"))
+    edges = detect(posts, {"min_accounts": 2, "window_seconds": 600}).edges
+    edges = edges[edges["kind"] == "near_duplicate"].set_index(["account_a", "account_b"])
+    assert len(expected) > 20
+    pd.testing.assert_frame_equal(edges[["weight", "first_at", "last_at"]], expected, check_dtype=False)
+
+
+def test_memory_held_between_batches_does_not_grow_with_the_posts_fed(leaders, monkeypatch):
+    import tracemalloc
+
+    from pipeline import spill
+
+    monkeypatch.setattr(spill, "BUFFER_BYTES", 64 * 1024)
+    posts = campaigns_and_co_retweets(leaders.head(1500))
+    detector = CoordinationDetector()
+    held = []
+    tracemalloc.start()
+    try:
+        for copy in range(12):  # the same accounts, new posts a day later each time
+            detector.update(posts.assign(post_id=posts["post_id"] + f"-{copy}",
+                                         created_at=posts["created_at"] + pd.Timedelta(days=copy)))
+            held.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    texts = detector._texts.rows
+    assert texts > 12 * 1000 and detector._reposts.rows > 12 * 400
+    # The last six copies hold no more than the first six did (buffers fill and empty):
+    # ~0.5 KB per text kept in memory would be ~5 MB more.
+    assert max(held[6:]) < max(held[:6]) + 256 * 1024, [round(h / 1024) for h in held]
+    assert detector._texts._pending_rows <= detector._texts._buffer_rows
+    assert detector._reposts._pending_rows <= detector._reposts._buffer_rows
+    result = detector.finish()
+    assert len(result.posts) and not detector._folder.path.exists()
+
+
+def test_signatures_are_datasketchs_hash_for_hash(leaders):
+    import zlib
+
+    from datasketch import MinHash
+
+    from pipeline.risk.coordination import _shingles, signatures
+
+    texts = list(leaders["text_norm"].head(400)) + [
+        "", "ab", "İstanbul'da ŞEHİR Straße ẞ", "خبر عاجل من الرئاسة", "台湾の首相が発表しました",
+        "🙂🙃 ok 👍🏽👍🏽", "a" * 5, "x" * 4000]
+    for shingle, size in (("char", 5), ("char", 3), ("word", 2)):
+        settings = {"shingle": shingle, "shingle_size": size, "num_perm": 64}
+        expected = np.array([m.hashvalues for m in MinHash.generator(
+            (_shingles(text, shingle, size) for text in texts), num_perm=64, seed=1, hashfunc=zlib.crc32,
+            scheme="affine32")])
+        np.testing.assert_array_equal(signatures(texts, settings), expected)
+
+
+def test_the_minhash_column_of_the_risk_stage_is_read_instead_of_recomputed(leaders, original, monkeypatch):
+    from pipeline.risk import CARRIED_COLUMNS
+    from pipeline.risk import coordination
+    from pipeline.risk.coordination import MINHASH, minhash_column
+
+    posts = pd.concat([leaders.head(300), copies(original, ["a1", "a2", "a3"], seconds_apart=20),
+                       coortweet_posts().head(50)], ignore_index=True)
+    assert MINHASH in CARRIED_COLUMNS
+    column = minhash_column(posts)
+    assert column.index.equals(posts.index)
+    assert column[posts["repost_of_id"].notna()].isna().all()  # reposts: no text of their own
+    assert column[posts["text_norm"].str.len() < 40].isna().all()
+    expected = detect(posts)
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("signatures recomputed")
+
+    monkeypatch.setattr(coordination, "signatures", not_again)
+    given = detect(posts.assign(**{MINHASH: column}))
+    for name in ("posts", "accounts", "edges"):
+        pd.testing.assert_frame_equal(getattr(given, name), getattr(expected, name))
+    assert len(expected.posts) == 4

@@ -101,3 +101,20 @@ def test_text_heads_named_in_the_config_score_every_post(tmp_path):
     written = pd.read_parquet(tmp_path / "out" / "posts.parquet")
     assert all("abusive" in dict(scores) for scores in written["risk_scores"])
     assert all("check_worthy" not in dict(scores) for scores in written["risk_scores"])  # off by default
+
+
+def test_signatures_are_computed_by_the_stage_carried_to_the_archive_pass_and_not_written(tmp_path, monkeypatch):
+    from pipeline.risk import coordination
+
+    posts = pd.read_csv(SAMPLE_POSTS, dtype=str, keep_default_na=False).head(600)
+    path = tmp_path / "posts.csv"
+    posts.to_csv(path, index=False)
+    calls = []
+    computed = coordination.signatures
+    monkeypatch.setattr(coordination, "signatures", lambda texts, settings=None: calls.append(len(texts))
+                        or computed(texts, settings))
+    run([str(path)], tmp_path / "out", load_config(overrides={**FAST, "batch_size": 200}), progress=False)
+    assert len(calls) == 3  # once per batch, in the stage: the archive pass read them from the batch
+    written = pd.read_parquet(tmp_path / "out" / "posts.parquet")
+    assert "minhash" not in written.columns and len(written) == 600
+    assert not (tmp_path / "out" / ".parts").exists()
