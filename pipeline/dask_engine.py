@@ -47,8 +47,8 @@ class DaskEngine:
         self.description = {"name": "dask", "scheduler": scheduler or "LocalCluster"}
 
     def enrich_batches(self, batches: Iterator[IngestBatch], context
-                       ) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
-        """Each batch with its enriched posts and stage seconds, in input order."""
+                       ) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float], dict]]:
+        """Each batch with its enriched posts, stage seconds and stage counts, in input order."""
         from pipeline.runner import enrich_batch, submitted_in_order
 
         with ExitStack() as stack:
@@ -63,9 +63,9 @@ class DaskEngine:
                 return client.submit(enrich_batch, batch.posts, shared, pure=False)
 
             for batch, future in submitted_in_order(batches, submit, IN_FLIGHT_PER_WORKER * workers):
-                table, timings = future.result()
+                table, timings, counts = future.result()
                 future.release()
-                yield batch, table, timings
+                yield batch, table, timings, counts
 
     def _connect(self, stack: ExitStack):
         try:

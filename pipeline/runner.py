@@ -22,7 +22,7 @@ import time
 from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -54,10 +54,17 @@ SAMPLE_ACCOUNTS = SAMPLE_DIR / "accounts.csv"
 @dataclass
 class StageContext:
     """What a stage may read besides its batch: the run's configuration and the model
-    profile it resolved to (`accurate` or `fast`)."""
+    profile it resolved to (`accurate` or `fast`); and where it counts what it did
+    (`count`), summed over the batches into the manifest's `stage_counts`."""
 
     config: dict
     profile: str = "fast"
+    counts: dict = field(default_factory=dict)
+
+    def count(self, stage: str, **numbers: int) -> None:
+        totals = self.counts.setdefault(stage, {})
+        for name, number in numbers.items():
+            totals[name] = totals.get(name, 0) + number
 
 
 def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
@@ -108,10 +115,11 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     write_json(manifest, out / "manifest.json")
 
     timings: dict[str, float] = defaultdict(float)
+    stage_counts: dict[str, dict] = {}
     try:
         with _progress_display(progress, files) as display:
             accumulators = process_batches(files, config, accounts, context, parts, counts, fingerprint,
-                                           workers, display, timings, pseudonymizer, engine)
+                                           workers, display, timings, pseudonymizer, engine, stage_counts)
         outputs, accounts_table = finish_run(out, parts, counts.batches, accumulators, config, timings)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
@@ -135,6 +143,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         models=models_used,
         engine=engine.description if engine is not None else {"name": "local"},
         timings_seconds={**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
+        stage_counts=stage_counts,
         posts_per_second=round(totals["rows_read"] / elapsed, 1) if elapsed else None,
     )
     write_json(manifest, out / "manifest.json")
@@ -144,9 +153,11 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
 def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None,
                     context: StageContext, parts: RunParts, counts: "RunCounts", fingerprint: dict,
-                    workers: int, display, timings: dict, pseudonymizer=None, engine=None) -> "Accumulators":
+                    workers: int, display, timings: dict, pseudonymizer=None, engine=None,
+                    stage_counts: dict | None = None) -> "Accumulators":
     """Stream every batch through the stages into numbered parts, checkpointing after each;
-    returns the accumulators the final tables are computed from.
+    returns the accumulators the final tables are computed from. What the stages count
+    (`StageContext.count`) is summed into `stage_counts` over the batches enriched here.
 
     The batches `counts` already holds (a resumed run) are ingested again, since duplicate
     detection spans the whole archive, but not enriched: their complete parts are replayed
@@ -181,10 +192,13 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
         enriched = engine.enrich_batches(batches, context)
     else:
         enriched = enrich_batches(batches, context, workers)
+    totals = StageContext(config, counts=stage_counts if stage_counts is not None else {})
     with closing(enriched):
-        for batch, posts, stage_timings in enriched:
+        for batch, posts, stage_timings, batch_counts in enriched:
             for name, seconds in stage_timings.items():
                 timings[name] += seconds
+            for stage, numbers in batch_counts.items():
+                totals.count(stage, **numbers)
             tick = time.perf_counter()
             number = counts.batches
             counts.add(file_index[id(batch.source)], batch, posts.num_rows)
@@ -198,10 +212,12 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
     return accumulators
 
 
-def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, dict[str, float]]:
+def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, dict[str, float], dict]:
     """One ingested batch through the configured stages, with the schema checked at every stage
-    boundary; returns it as rows of posts.parquet, and the seconds each stage took."""
+    boundary; returns it as rows of posts.parquet, the seconds each stage took and what the
+    stages counted."""
     stage_names = context.config["stages"]
+    context = replace(context, counts={})  # this batch's counts only
     timings = {}
     schema.check_columns(posts, schema.POSTS, "ingest")
     for i, name in enumerate(stage_names):
@@ -212,12 +228,12 @@ def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, 
     tick = time.perf_counter()
     table = to_arrow(posts, schema.output_schema(stage_names)).replace_schema_metadata(None)
     timings["write"] = time.perf_counter() - tick
-    return table, timings
+    return table, timings, context.counts
 
 
 def enrich_batches(batches: Iterator[IngestBatch], context: StageContext,
-                   workers: int = 1) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
-    """Each batch with its enriched posts (`enrich_batch`), in input order. With several
+                   workers: int = 1) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float], dict]]:
+    """Each batch with its enriched posts, stage seconds and counts (`enrich_batch`), in input order. With several
     workers, the stages run in that many processes, each loading the models once; at most two
     batches per worker are in flight, so memory stays that of a few batches."""
     if workers == 1:
@@ -267,7 +283,7 @@ def _start_worker(context: StageContext, workers: int) -> None:
         os.environ.setdefault(variable, threads)
 
 
-def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float]]:
+def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float], dict]:
     return enrich_batch(posts, _WORKER_CONTEXT)
 
 
@@ -529,7 +545,8 @@ def _models_used(config: dict, profile: str) -> dict:
         used["topics"] = {key: model.metadata_.get(key) for key in ("name", "version", "trained_at", "features")}
     if profile == "accurate" and "embed" in config["stages"]:
         from pipeline.models.encoder import ENCODER_NAME, encoder_dir
-        used["encoder"] = {"name": ENCODER_NAME, "path": str(encoder_dir(config))}
+        used["encoder"] = {"name": ENCODER_NAME, "path": str(encoder_dir(config)),
+                           "backend": config["embed"]["backend"]}
     return used
 
 
