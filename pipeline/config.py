@@ -91,6 +91,8 @@ def _check_values(config: dict) -> None:
     for name in config["stages"]:
         if name not in stages():
             raise UserError(f"config: unknown stage {name!r} (known: {', '.join(stages())})")
+    if config["embed"]["backend"] not in ("torch", "onnx"):
+        raise UserError(f"config: embed.backend must be 'torch' or 'onnx', got {config['embed']['backend']!r}")
     fmt = config["ingest"]["format"]
     if fmt != "auto" and fmt not in readers():
         raise UserError(f"unknown format {fmt!r} (known: auto, {', '.join(readers())})")

@@ -30,6 +30,7 @@ there. They need no access to the input files.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -72,8 +73,8 @@ class DaskEngine:
         self.description = {"name": "dask", "scheduler": scheduler or "LocalCluster"}
 
     def enrich_batches(self, batches: Iterator[IngestBatch], context: StageContext, parts: RunParts,
-                       first: int) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
-        """Each batch, numbered from `first`, with its enriched posts and seconds per stage, in
+                       first: int) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float], dict]]:
+        """Each batch, numbered from `first`, with its enriched posts, seconds per stage and stage counts, in
         input order; its posts part is written (by a worker) when it is handed out, so the
         runner writes only the quarantine part and the checkpoint."""
         with ExitStack() as stack:
@@ -147,9 +148,9 @@ class _Staged:
     future: object = None
 
 
-def _finished(staged: _Staged, parts: RunParts) -> tuple[IngestBatch, pa.Table, dict[str, float]]:
+def _finished(staged: _Staged, parts: RunParts) -> tuple[IngestBatch, pa.Table, dict[str, float], dict]:
     """A staged batch, once its posts part is written (a worker's error is raised here), with
-    that part read back and the seconds per stage; its staged file is deleted."""
+    that part read back, the seconds per stage and the stages' counts; its staged file is deleted."""
     result = staged.future.result().iloc[0]
     staged.future.release()
     # Guards the one-partition-per-staged-file assumption (read_parquet may split or merge files).
@@ -165,18 +166,18 @@ def _finished(staged: _Staged, parts: RunParts) -> tuple[IngestBatch, pa.Table, 
         for name in columns.column_names:
             posts = posts.append_column(name, columns[name])
         carried.unlink()
-    timings = {name: float(result[name]) for name in result.index.drop(["part", "rows"])}
+    timings = {name: float(result[name]) for name in result.index.drop(["part", "rows", "counts"])}
     timings["staging"] = staged.seconds + time.perf_counter() - tick  # what this engine adds
-    return staged.batch, posts, timings
+    return staged.batch, posts, timings, json.loads(result["counts"])
 
 
 def _enrich_partition(posts: pd.DataFrame, numbers: list[int], parts: RunParts, context: StageContext,
                       partition_info: dict | None = None) -> pd.DataFrame:
     """On a worker: one staged batch (a partition of the wave) through the runner's stages into
     its numbered posts part; returns one row: the part number, the rows read and the seconds
-    per stage."""
+    per stage, and the stages' counts (as JSON)."""
     number = numbers[partition_info["number"]]
-    table, timings = enrich_batch(_as_ingested(posts), context)
+    table, timings, counts = enrich_batch(_as_ingested(posts), context)
     tick = time.perf_counter()
     written = without_carried(table)
     write_table(written, parts.path("posts", number), context.config["outputs"]["compression"])
@@ -184,7 +185,7 @@ def _enrich_partition(posts: pd.DataFrame, numbers: list[int], parts: RunParts, 
         write_table(table.select([n for n in table.column_names if n not in written.column_names]),
                     _carried_path(parts, number), context.config["outputs"]["compression"])
     timings["write"] += time.perf_counter() - tick
-    return pd.DataFrame([{"part": number, "rows": len(posts), **timings}])
+    return pd.DataFrame([{"part": number, "rows": len(posts), "counts": json.dumps(counts), **timings}])
 
 
 def _carried_path(parts: RunParts, number: int) -> Path:
@@ -195,6 +196,7 @@ def _carried_path(parts: RunParts, number: int) -> Path:
 def _result_meta(context: StageContext) -> pd.DataFrame:
     seconds = [*context.config["stages"], "write"]  # enrich_batch's timings
     return pd.DataFrame({"part": pd.Series(dtype="int64"), "rows": pd.Series(dtype="int64"),
+                         "counts": pd.Series(dtype=object),
                          **{name: pd.Series(dtype="float64") for name in seconds}})
 
 

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -54,10 +54,23 @@ SAMPLE_ACCOUNTS = SAMPLE_DIR / "accounts.csv"
 @dataclass
 class StageContext:
     """What a stage may read besides its batch: the run's configuration and the model
-    profile it resolved to (`accurate` or `fast`)."""
+    profile it resolved to (`accurate` or `fast`); and where it counts what it did
+    (`count`), summed over the batches into the manifest's `stage_counts`."""
 
     config: dict
     profile: str = "fast"
+    counts: dict = field(default_factory=dict)
+
+    def count(self, stage: str, **numbers: int) -> None:
+        add_counts(self.counts, {stage: numbers})
+
+
+def add_counts(totals: dict, counts: dict) -> None:
+    """Add stage counts (`{stage: {name: number}}`) into `totals`."""
+    for stage, numbers in counts.items():
+        into = totals.setdefault(stage, {})
+        for name, number in numbers.items():
+            into[name] = into.get(name, 0) + number
 
 
 def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
@@ -109,10 +122,11 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     write_json(manifest, out / "manifest.json")
 
     timings: dict[str, float] = defaultdict(float)
+    stage_counts: dict[str, dict] = {}
     try:
         with _progress_display(progress, files) as display:
             accumulators = process_batches(files, config, accounts, context, parts, counts, fingerprint,
-                                           workers, display, timings, pseudonymizer, engine)
+                                           workers, display, timings, pseudonymizer, engine, stage_counts)
         outputs, accounts_table = finish_run(out, parts, counts.batches, accumulators, config, timings)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
@@ -136,6 +150,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
         models=models_used,
         engine=engine.description if engine is not None else {"name": "local"},
         timings_seconds={**{k: round(v, 3) for k, v in timings.items()}, "total": round(elapsed, 3)},
+        stage_counts=stage_counts,
         posts_per_second=round(totals["rows_read"] / elapsed, 1) if elapsed else None,
     )
     write_json(manifest, out / "manifest.json")
@@ -145,9 +160,11 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
 
 def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegistry | None,
                     context: StageContext, parts: RunParts, counts: "RunCounts", fingerprint: dict,
-                    workers: int, display, timings: dict, pseudonymizer=None, engine=None) -> "Accumulators":
+                    workers: int, display, timings: dict, pseudonymizer=None, engine=None,
+                    stage_counts: dict | None = None) -> "Accumulators":
     """Stream every batch through the stages into numbered parts, checkpointing after each;
-    returns the accumulators the final tables are computed from.
+    returns the accumulators the final tables are computed from. What the stages count
+    (`StageContext.count`) is summed into `stage_counts` over the batches enriched here.
 
     The batches `counts` already holds (a resumed run) are ingested again, since duplicate
     detection spans the whole archive, but not enriched: their complete parts are replayed
@@ -182,10 +199,12 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
         enriched = engine.enrich_batches(batches, context, parts, counts.batches)
     else:
         enriched = enrich_batches(batches, context, workers)
+    stage_counts = {} if stage_counts is None else stage_counts
     with closing(enriched):
-        for batch, posts, stage_timings in enriched:
+        for batch, posts, stage_timings, batch_counts in enriched:
             for name, seconds in stage_timings.items():
                 timings[name] += seconds
+            add_counts(stage_counts, batch_counts)
             tick = time.perf_counter()
             number = counts.batches
             counts.add(file_index[id(batch.source)], batch, posts.num_rows)
@@ -202,11 +221,12 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
     return accumulators
 
 
-def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, dict[str, float]]:
+def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, dict[str, float], dict]:
     """One ingested batch through the configured stages, with the schema checked at every stage
     boundary; returns it as rows of posts.parquet (plus the risk stage's `CARRIED_COLUMNS`, not
-    written), and the seconds each stage took."""
+    written), the seconds each stage took and what the stages counted."""
     stage_names = context.config["stages"]
+    context = replace(context, counts={})  # this batch's counts only
     timings = {}
     schema.check_columns(posts, schema.POSTS, "ingest")
     for i, name in enumerate(stage_names):
@@ -220,7 +240,7 @@ def enrich_batch(posts: pd.DataFrame, context: StageContext) -> tuple[pa.Table, 
         if name in posts.columns:
             table = table.append_column(name, pa.array(posts[name].to_numpy(dtype=object), type=kind))
     timings["write"] = time.perf_counter() - tick
-    return table, timings
+    return table, timings, context.counts
 
 
 def without_carried(posts: pa.Table) -> pa.Table:
@@ -229,8 +249,8 @@ def without_carried(posts: pa.Table) -> pa.Table:
 
 
 def enrich_batches(batches: Iterator[IngestBatch], context: StageContext,
-                   workers: int = 1) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float]]]:
-    """Each batch with its enriched posts (`enrich_batch`), in input order. With several
+                   workers: int = 1) -> Iterator[tuple[IngestBatch, pa.Table, dict[str, float], dict]]:
+    """Each batch with its enriched posts, stage seconds and counts (`enrich_batch`), in input order. With several
     workers, the stages run in that many processes, each loading the models once; at most two
     batches per worker are in flight, so memory stays that of a few batches."""
     if workers == 1:
@@ -280,7 +300,7 @@ def _start_worker(context: StageContext, workers: int) -> None:
         os.environ.setdefault(variable, threads)
 
 
-def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float]]:
+def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float], dict]:
     return enrich_batch(posts, _WORKER_CONTEXT)
 
 
@@ -543,7 +563,8 @@ def _models_used(config: dict, profile: str) -> dict:
         used["topics"] = {key: model.metadata_.get(key) for key in ("name", "version", "trained_at", "features")}
     if profile == "accurate" and "embed" in config["stages"]:
         from pipeline.models.encoder import ENCODER_NAME, encoder_dir
-        used["encoder"] = {"name": ENCODER_NAME, "path": str(encoder_dir(config))}
+        used["encoder"] = {"name": ENCODER_NAME, "path": str(encoder_dir(config)),
+                           "backend": config["embed"]["backend"]}
     return used
 
 

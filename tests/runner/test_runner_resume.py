@@ -26,7 +26,7 @@ from pipeline.runner import REPO_ROOT, SAMPLE_ACCOUNTS, SAMPLE_POSTS, run
 SETTINGS = {"profile": "fast", "batch_size": 200, "metrics": {"period": "year"}}
 # What differs between two runs that made the same tables: when and how they ran.
 RUN_HISTORY = {"started_at", "finished_at", "command", "workers", "resumed_after_batches", "timings_seconds",
-               "posts_per_second"}
+               "posts_per_second", "stage_counts"}
 
 
 def config(**changes):
