@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.models.embedding_cache import EmbeddingCache, cache_file, open_cache
-from pipeline.models.encoder import ENCODER_NAME, Encoder, encoder_dir, load_encoder
+from pipeline.models.encoder import ENCODER_NAME, encoder_dir, encoder_identity, load_encoder
 from pipeline.registry import register_stage
 
 EMBEDDING = "embedding"
@@ -27,8 +27,7 @@ def embed(posts: pd.DataFrame, context) -> pd.DataFrame:
     if context.profile != "accurate":
         return posts
     settings = context.config["embed"]
-    encoder = load_encoder(str(encoder_dir(context.config)), settings["batch_size"], settings["max_tokens"],
-                           settings["threads"], settings["backend"])
+    encoder = _RunEncoder(str(encoder_dir(context.config)), settings)
     cache = (open_cache(str(cache_file(settings["cache_dir"])), encoder.identity, encoder.dimension)
              if settings["cache"] else None)
     vectors, counts = embed_texts(encoder, posts["text_norm"].tolist(), cache)
@@ -37,10 +36,23 @@ def embed(posts: pd.DataFrame, context) -> pd.DataFrame:
     return posts
 
 
-def embed_texts(encoder: Encoder, texts: list[str], cache: EmbeddingCache | None = None
-                ) -> tuple[np.ndarray, dict[str, int]]:
+class _RunEncoder:
+    """The run's encoder, loaded (once per process) only when a text must be embedded: a batch
+    whose vectors are all in the cache needs none."""
+
+    def __init__(self, path: str, settings: dict):
+        self.path, self.settings = path, settings
+        self.identity, self.dimension = encoder_identity(path, settings["backend"], settings["max_tokens"])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        s = self.settings
+        return load_encoder(self.path, s["batch_size"], s["max_tokens"], s["threads"], s["backend"]).encode(texts)
+
+
+def embed_texts(encoder, texts: list[str], cache: EmbeddingCache | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """The vector of each text, embedding each distinct text once, and only when the cache
-    (if any) lacks it; with the counts: texts, distinct texts, cache hits, texts embedded."""
+    (if any) lacks it; with the counts: texts, distinct texts, cache hits, texts embedded.
+    `encoder`: an `Encoder`, or anything with its `dimension` and `encode(texts)`."""
     distinct = list(dict.fromkeys(texts))
     vectors = np.zeros((len(distinct), encoder.dimension), np.float32)
     missing = list(range(len(distinct)))

@@ -62,9 +62,15 @@ class StageContext:
     counts: dict = field(default_factory=dict)
 
     def count(self, stage: str, **numbers: int) -> None:
-        totals = self.counts.setdefault(stage, {})
+        add_counts(self.counts, {stage: numbers})
+
+
+def add_counts(totals: dict, counts: dict) -> None:
+    """Add stage counts (`{stage: {name: number}}`) into `totals`."""
+    for stage, numbers in counts.items():
+        into = totals.setdefault(stage, {})
         for name, number in numbers.items():
-            totals[name] = totals.get(name, 0) + number
+            into[name] = into.get(name, 0) + number
 
 
 def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str | Path | None = None,
@@ -192,13 +198,12 @@ def process_batches(files: list[InputFile], config: dict, accounts: AccountsRegi
         enriched = engine.enrich_batches(batches, context)
     else:
         enriched = enrich_batches(batches, context, workers)
-    totals = StageContext(config, counts=stage_counts if stage_counts is not None else {})
+    stage_counts = {} if stage_counts is None else stage_counts
     with closing(enriched):
         for batch, posts, stage_timings, batch_counts in enriched:
             for name, seconds in stage_timings.items():
                 timings[name] += seconds
-            for stage, numbers in batch_counts.items():
-                totals.count(stage, **numbers)
+            add_counts(stage_counts, batch_counts)
             tick = time.perf_counter()
             number = counts.batches
             counts.add(file_index[id(batch.source)], batch, posts.num_rows)

@@ -314,21 +314,16 @@ def setup_encoder(target: Path | None = None, force: bool = False, progress=prin
 WEIGHTS_FILE = "model.safetensors"
 
 
-def _check_weights(path: Path) -> str | None:
+def _check_weights(path: Path) -> None:
     """Refuse weights that are not those `setup_encoder` converted and verified (a folder it
-    did not write, with no record, is the user's own choice and loads as it is); returns
-    their sha256 when it was computed."""
+    did not write, with no record, is the user's own choice and loads as it is)."""
     record = path / "conversion.json"
     if not record.is_file():
-        return None
+        return
     expected = json.loads(record.read_text("utf-8")).get("weights_sha256")
-    if not expected:
-        return None
-    digest = sha256_of(path / WEIGHTS_FILE) if (path / WEIGHTS_FILE).is_file() else None
-    if digest != expected:
+    if expected and (not (path / WEIGHTS_FILE).is_file() or sha256_of(path / WEIGHTS_FILE) != expected):
         raise UserError(f"the encoder weights in {path} changed since `diplolens models setup` verified them "
                         f"(sha256 mismatch): run `diplolens models setup --force`")
-    return digest
 
 
 def verify(path: Path, sentences: tuple[str, ...] = CHECK_SENTENCES) -> list[float]:
@@ -379,6 +374,42 @@ class VectorCache:
 BACKENDS = ("torch", "onnx")
 
 
+@lru_cache(maxsize=4)
+def encoder_identity(path: str, backend: str, max_tokens: int) -> tuple[str, int]:
+    """The identity and vector size of the encoder `load_encoder` gives for these settings,
+    from what setup recorded, without loading it (a batch whose vectors are all in the
+    embedding cache needs no encoder). The identity names the encoder, the backend with its
+    library version, the sha256 of the weights it runs (checked whenever they are loaded),
+    the truncation and the prefix."""
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise UserError(f"no encoder in {folder}: run `diplolens models setup` first")
+    dimension = json.loads((folder / "config.json").read_text("utf-8"))["hidden_size"]
+    if backend == "onnx":
+        from pipeline.models.onnx_backend import export_record
+
+        return _identity(backend, _library("onnxruntime"), export_record(folder)["sha256"], max_tokens), dimension
+    record = folder / "conversion.json"
+    weights = json.loads(record.read_text("utf-8")).get("weights_sha256") if record.is_file() else None
+    # A folder setup did not write: its weights hashed once per process.
+    return _identity(backend, _library("torch"), weights or sha256_of(folder / WEIGHTS_FILE), max_tokens), dimension
+
+
+def _identity(backend: str, library: str, weights_sha256: str, max_tokens: int) -> str:
+    return "|".join((ENCODER_NAME, backend, library, weights_sha256, f"max_tokens={max_tokens}",
+                     f"prefix={QUERY_PREFIX!r}"))
+
+
+def _library(package: str) -> str:
+    return f"{package}=={metadata.version(package)}"
+
+
+def _onnx_file(path: Path) -> Path:
+    from pipeline.models.onnx_backend import onnx_file
+
+    return onnx_file(path)
+
+
 class Encoder:
     """Texts -> L2-normalised e5 vectors (float32, 384 per text), batched on the CPU.
 
@@ -397,7 +428,7 @@ class Encoder:
         path = Path(path) if path else default_encoder_dir()
         if not (path / "config.json").is_file():
             raise UserError(f"no encoder in {path}: run `diplolens models setup` first")
-        self._weights_sha256 = _check_weights(path)
+        _check_weights(path)
         self.path = path
         self.backend = backend
         self.batch_size = batch_size
@@ -428,16 +459,11 @@ class Encoder:
 
     @property
     def identity(self) -> str:
-        """The encoder, backend (with its library version), weights, truncation and prefix:
-        two encoders with the same identity give the same vector for the same text."""
-        if self.backend == "onnx":
-            weights, library = self.onnx.sha256, self.onnx.library
-        else:
-            if self._weights_sha256 is None:  # a folder setup did not write: hashed once
-                self._weights_sha256 = sha256_of(self.path / WEIGHTS_FILE)
-            weights, library = self._weights_sha256, f"torch=={metadata.version('torch')}"
-        return "|".join((ENCODER_NAME, self.backend, library, weights, f"max_tokens={self.max_tokens}",
-                         f"prefix={QUERY_PREFIX!r}"))
+        """`encoder_identity` of this encoder (two encoders with the same identity give the same
+        vector for the same text)."""
+        if self.backend == "onnx" and self.onnx.path != _onnx_file(self.path):  # another file (comparisons)
+            return _identity(self.backend, self.onnx.library, self.onnx.sha256, self.max_tokens)
+        return encoder_identity(str(self.path), self.backend, self.max_tokens)[0]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimension), np.float32)

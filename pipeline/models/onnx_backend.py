@@ -189,6 +189,15 @@ def quiet_exporters():
             logging.disable(logging.NOTSET)
 
 
+def export_record(encoder_path: Path) -> dict:
+    """What `setup_onnx` recorded (onnx/export.json); a UserError when it is not set up."""
+    require_onnxruntime()
+    folder = onnx_file(encoder_path).parent
+    if not onnx_file(encoder_path).is_file() or not (folder / RECORD_FILE).is_file():
+        raise UserError(f"no ONNX encoder in {folder}: {SETUP}")
+    return json.loads((folder / RECORD_FILE).read_text("utf-8"))
+
+
 # --- inference ------------------------------------------------------------------------------
 
 class OnnxForward:
@@ -204,17 +213,14 @@ class OnnxForward:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.dimension = self.session.get_outputs()[0].shape[-1]
-        self.library = f"onnxruntime=={metadata.version('onnxruntime')}"
+        self.library = f"onnxruntime=={metadata.version('onnxruntime')}"  # as in encoder_identity
 
     def _checked_sha256(self, encoder_path: Path) -> str:
         """The file's sha256, refusing a file that is not the one setup verified, or one
         exported from other weights than the checkpoint's."""
         from pipeline.models.encoder import WEIGHTS_FILE
 
-        record_path = self.path.parent / RECORD_FILE
-        if not self.path.is_file() or not record_path.is_file():
-            raise UserError(f"no ONNX encoder in {self.path.parent}: {SETUP}")
-        record = json.loads(record_path.read_text("utf-8"))
+        record = export_record(encoder_path)
         digest = sha256_of(self.path)
         if digest != record.get("sha256"):
             raise UserError(f"the ONNX encoder {self.path} changed since setup verified it (sha256 mismatch): "

@@ -147,6 +147,31 @@ def test_a_rerun_embeds_nothing_and_writes_the_same_tables(sample_slice, convert
     assert all(dict(s) == pytest.approx(r, abs=1e-5) for s, r in zip(without["topic_scores"], scores))
 
 
+def test_the_identity_known_before_loading_is_the_encoders(encoder, converted_encoder):
+    from pipeline.models.encoder import encoder_identity
+
+    assert encoder_identity(str(converted_encoder), "torch", 128) == (encoder.identity, encoder.dimension)
+    assert encoder_identity(str(converted_encoder), "torch", 64)[0] != encoder.identity
+
+
+def test_a_batch_found_whole_in_the_cache_loads_no_encoder(texts, converted_encoder, tmp_path, monkeypatch):
+    import pipeline.embed
+    from pipeline.runner import StageContext
+
+    config = accurate(converted_encoder, **{"embed.cache_dir": str(tmp_path)})
+    posts = pd.DataFrame({"text_norm": texts})
+    first = pipeline.embed.embed(posts.copy(), StageContext(config, "accurate"))
+
+    def no_encoder(*args):
+        raise AssertionError("the encoder was loaded")
+
+    monkeypatch.setattr(pipeline.embed, "load_encoder", no_encoder)
+    context = StageContext(config, "accurate")
+    again = pipeline.embed.embed(posts.copy(), context)
+    assert context.counts["embed"]["embedded"] == 0
+    assert all(np.array_equal(a, b) for a, b in zip(first["embedding"], again["embedding"]))
+
+
 def test_an_unknown_backend_is_a_config_error():
     with pytest.raises(UserError, match="embed.backend"):
         load_config(overrides={"embed.backend": "tensorrt"})

@@ -68,11 +68,12 @@ def test_int8_vectors_agree_with_torch(onnx_encoder, texts):
 
 
 def test_backends_have_their_own_cache_identity(onnx_encoder):
-    from pipeline.models.encoder import Encoder
+    from pipeline.models.encoder import Encoder, encoder_identity
 
     torch_identity = Encoder(onnx_encoder, backend="torch").identity
     onnx_identity = Encoder(onnx_encoder, backend="onnx").identity
     assert torch_identity != onnx_identity and "onnxruntime==" in onnx_identity
+    assert encoder_identity(str(onnx_encoder), "onnx", 128) == (onnx_identity, 384)  # known before loading
 
 
 def test_the_run_uses_the_configured_backend(onnx_encoder, tmp_path):
