@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import bots, coordination, langid_accuracy, scale, throughput
+from benchmarks import bots, coordination, encoder, langid_accuracy, scale, throughput
 from benchmarks.harness import DEFAULT_DATA_DIR, fail
 
 # Run in this order when no name is given: the quick one first.
-BENCHMARKS = {module.NAME: module for module in (langid_accuracy, bots, coordination, throughput, scale)}
+BENCHMARKS = {module.NAME: module for module in (langid_accuracy, bots, coordination, encoder, throughput, scale)}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Measure DiploLens: language-ID accuracy, bot-likeness, pipeline throughput and scaling. Figures are printed "
+        description="Measure DiploLens: language-ID accuracy, bot-likeness, encoder backends, pipeline throughput and "
+                    "scaling. Figures are printed "
                     "and written to benchmarks/results/<name>.json.")
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
