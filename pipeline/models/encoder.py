@@ -336,39 +336,30 @@ def verify(path: Path, sentences: tuple[str, ...] = CHECK_SENTENCES) -> list[flo
 
 
 class VectorCache:
-    """Vectors of texts already embedded, on disk (shards of keys and vectors), so that
-    retraining or evaluating again on the same data does not embed it again.
-
-    Keys are SHA-1 digests of the exact text given to the encoder.
-    """
+    """The embedding cache (`pipeline.models.embedding_cache`, the one runs use) in `folder`,
+    for the model-building scripts and `train`: retraining or evaluating again on the same
+    data does not embed it again, and vectors of another encoder are never mixed in."""
 
     def __init__(self, folder: Path, shard_size: int = 2000):
         self.folder = Path(folder)
         self.shard_size = shard_size
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._vectors: dict[str, np.ndarray] = {}
-        for shard in sorted(self.folder.glob("*.npz")):
-            with np.load(shard, allow_pickle=False) as stored:
-                self._vectors.update(zip(stored["keys"].tolist(), stored["vectors"]))
-
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def encode(self, encoder: "Encoder", texts: list[str], report_as: str | None = None) -> np.ndarray:
         """Vectors of `texts`, embedding only those not cached; with `report_as`, print
         progress after each shard ("embedded 2,000/9,000 corpus texts")."""
-        keys = [self.key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._vectors}.items())
-        for start in range(0, len(missing), self.shard_size):
-            part = missing[start:start + self.shard_size]
-            vectors = encoder.encode([text for _, text in part])
-            np.savez(self.folder / f"{part[0][0]}_{len(part)}.npz", keys=np.array([k for k, _ in part]),
-                     vectors=vectors)
-            self._vectors.update(zip((k for k, _ in part), vectors))
-            if report_as:
-                print(f"  embedded {start + len(part):,}/{len(missing):,} {report_as} texts", flush=True)
-        return np.vstack([self._vectors[k] for k in keys]) if keys else np.zeros((0, encoder.dimension), np.float32)
+        from pipeline.embed import embed_texts  # the embed stage imports this module
+        from pipeline.models.embedding_cache import cache_file, open_cache
+
+        identity = encoder_identity(str(encoder.path), "torch", encoder.max_tokens)[0]
+        cache = open_cache(str(cache_file(str(self.folder))), identity, encoder.dimension)
+        distinct = list(dict.fromkeys(texts))
+        # Shard by shard, so an interrupted build keeps what it embedded.
+        for start in range(0, len(distinct), self.shard_size):
+            _, counts = embed_texts(encoder, distinct[start:start + self.shard_size], cache)
+            if report_as and counts["embedded"]:
+                print(f"  embedded {min(start + self.shard_size, len(distinct)):,}/{len(distinct):,} "
+                      f"{report_as} texts", flush=True)
+        return embed_texts(encoder, texts, cache)[0]
 
 
 BACKENDS = ("torch", "onnx")

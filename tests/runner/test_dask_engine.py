@@ -194,18 +194,23 @@ def test_a_bad_scheduler_address_is_one_line_and_exit_2(archive, tmp_path, capsy
     assert error.startswith("diplolens: error: cannot connect to the Dask scheduler at 'nowhere:xyz'")
 
 
-def test_a_local_run_stopped_at_batch_6_resumes_on_dask_to_the_same_tables(archive, config, cluster, both_runs,
-                                                                           tmp_path, monkeypatch):
+def fail_topics_at_batch(number: int, monkeypatch) -> None:
+    """The topics stage raises on its `number`-th batch (undone by `monkeypatch.undo()`)."""
     original = stages()["topics"]
     calls = []
 
     def topics(posts, context):
         calls.append(1)
-        if len(calls) == 6:
+        if len(calls) == number:
             raise RuntimeError("injected failure")
         return original.run(posts, context)
 
     monkeypatch.setitem(stages(), "topics", Stage("topics", topics, original.adds, original.version))
+
+
+def test_a_local_run_stopped_at_batch_6_resumes_on_dask_to_the_same_tables(archive, config, cluster, both_runs,
+                                                                           tmp_path, monkeypatch):
+    fail_topics_at_batch(6, monkeypatch)
     with pytest.raises(RuntimeError):
         run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False)
     monkeypatch.undo()
@@ -218,16 +223,7 @@ def test_a_local_run_stopped_at_batch_6_resumes_on_dask_to_the_same_tables(archi
 
 def test_a_dask_run_stopped_midway_resumes_locally_to_the_same_tables(archive, config, cluster, both_runs,
                                                                       tmp_path, monkeypatch):
-    original = stages()["topics"]
-    calls = []
-
-    def topics(posts, context):
-        calls.append(1)
-        if len(calls) == 6:
-            raise RuntimeError("injected failure")
-        return original.run(posts, context)
-
-    monkeypatch.setitem(stages(), "topics", Stage("topics", topics, original.adds, original.version))
+    fail_topics_at_batch(6, monkeypatch)
     with pytest.raises(RuntimeError, match="injected failure"):
         run(archive, tmp_path, config, SAMPLE_ACCOUNTS, progress=False, engine=DaskEngine(cluster.scheduler_address))
     wait_until_idle(cluster)
