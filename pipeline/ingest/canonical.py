@@ -53,7 +53,7 @@ def to_canonical(
     dayfirst: bool,
 ) -> CanonicalBatch:
     rejected: list[tuple[int, str, str]] = [
-        (r.source_row, r.error, r.raw) for r in records if r.error is not None
+        (r.source_row, r.error, r.raw_text()) for r in records if r.error is not None
     ]
     good = [r for r in records if r.error is None]
     # Object columns from the start: pandas would infer Arrow strings, which cannot hold the
@@ -104,7 +104,7 @@ def to_canonical(
 
     keep = reasons.isna()
     for i in np.flatnonzero(~keep.to_numpy()):
-        rejected.append((good[i].source_row, reasons.iloc[i], good[i].raw))
+        rejected.append((good[i].source_row, reasons.iloc[i], good[i].raw_text()))
     posts = frame[keep.to_numpy()].reset_index(drop=True)
     rows = [r.source_row for r, k in zip(good, keep) if k]
     batch = CanonicalBatch(posts=_finish(posts, rows, source_file, default_platform),

@@ -47,9 +47,12 @@ class InputTooLarge(Exception):
 @dataclass
 class RawRecord:
     source_row: int  # 1-based: CSV data row, JSONL line, or position in a JSON array
-    raw: str
+    raw: str | dict  # a dict (a Parquet row) is written out as JSON only if the row is quarantined
     fields: dict[str, Any] | None = None
     error: str | None = None  # set when the reader could not parse the row at all
+
+    def raw_text(self) -> str:
+        return self.raw if isinstance(self.raw, str) else json.dumps(self.raw, default=str, ensure_ascii=False)
 
 
 @dataclass

@@ -291,7 +291,7 @@ def read_generic_parquet(path: Path, options: ReadOptions, sample: Sample) -> It
         for row in batch.to_pylist():
             number += 1
             fields = {name: row[column] for name, column in resolved.items()}
-            yield RawRecord(number, json.dumps(row, default=str, ensure_ascii=False), fields=fields)
+            yield RawRecord(number, row, fields=fields)
 
 
 # --- twarc ----------------------------------------------------------------------------

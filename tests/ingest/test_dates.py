@@ -81,3 +81,24 @@ def test_a_mixed_column_keeps_its_index_and_order():
     assert parsed.tolist()[2] == pd.Timestamp("2018-12-25 09:27:53", tz="UTC")
     assert parsed.tolist()[4] == pd.Timestamp("2021-01-06 22:03:43", tz="UTC")
     assert failed.tolist() == [False, False, False, True, False]
+
+
+def test_datetime_cells_are_converted_as_they_are():
+    # Parquet and Excel cells arrive as datetime objects: naive ones are UTC, aware ones
+    # converted, and the range check still applies.
+    values = pd.Series([dt.datetime(2019, 1, 2, 3, 4, 5),
+                        dt.datetime(2019, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+                        pd.Timestamp("2018-05-05 10:00", tz="US/Eastern"), pd.NaT, dt.datetime(1980, 1, 1)],
+                       dtype=object)
+    parsed, failed = parse_datetimes(values)
+    assert parsed.tolist()[:3] == [pd.Timestamp("2019-01-02 03:04:05", tz="UTC"),
+                                   pd.Timestamp("2019-01-02 01:04:05", tz="UTC"),
+                                   pd.Timestamp("2018-05-05 14:00", tz="UTC")]
+    assert failed.tolist() == [False, False, False, False, True]
+
+
+def test_a_datetime_typed_column_parses_like_its_cells():
+    stamps = pd.Series(pd.to_datetime(["2019-01-02 03:04:05", None], utc=True))
+    parsed, failed = parse_datetimes(stamps)
+    assert parsed.tolist()[0] == pd.Timestamp("2019-01-02 03:04:05", tz="UTC")
+    assert pd.isna(parsed.tolist()[1]) and not failed.any()
