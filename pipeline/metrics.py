@@ -354,7 +354,7 @@ def _account_row(state: _AccountState, min_language_share: float) -> dict:
         "active_day_share": len(state.days) / span if span else None,
         "languages": used,
         "n_languages": len(used),
-        "lang_shares": {code: n / total_detected for code, n in detected.most_common()},
+        "lang_shares": {code: n / total_detected for code, n in detected.most_common()} or None,
         "main_lang": main_lang,
         "main_lang_share": main_count / total_detected if total_detected else None,
         **counts,

@@ -92,3 +92,18 @@ def test_active_days_are_counted_alike_in_any_batch_order_and_across_the_epoch()
     for order in ([3], [0, 4], [1], [5, 2]):  # the span grows forward and back
         split.update(posts_frame([rows[i] for i in order]))
     pd.testing.assert_frame_equal(whole.account_table(), split.account_table())
+
+
+def test_accounts_without_language_id_are_written(tmp_path):
+    # A configuration without the langid stage: no language shares, and the table still
+    # writes (an empty mapping would be a Parquet struct with no field).
+    from pipeline.outputs import write_table
+
+    posts = posts_frame([{k: v for k, v in row.items() if k != "lang"} for row in MACRON]).drop(columns="lang",
+                                                                                                  errors="ignore")
+    metrics = AccountMetrics()
+    metrics.update(posts)
+    table = metrics.account_table()
+    assert table["lang_shares"].isna().all()
+    write_table(table, tmp_path / "accounts.parquet")
+    assert pd.read_parquet(tmp_path / "accounts.parquet")["posts"].tolist() == [4]
