@@ -264,4 +264,5 @@ def print_summary(results: dict) -> None:
 
 def _rate(median: dict, stage: str) -> str:
     seconds = median["stage_seconds"].get(stage)
-    return f"{median['rows_read'] / seconds:,.0f}" if seconds else "-"
+    # A stage with no work in this profile (embed in the fast one) takes microseconds: no rate.
+    return f"{median['rows_read'] / seconds:,.0f}" if seconds and seconds >= 0.1 else "-"

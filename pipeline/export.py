@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from pipeline.dictionary import TABLES
 from pipeline.errors import UserError
-from pipeline.outputs import PARTIAL_SUFFIX
+from pipeline.outputs import PARTIAL_SUFFIX, streamed_parquet
 from pipeline.report import mapping, read_manifest
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -69,7 +69,7 @@ def cell(value):
 
 def _rows(path: Path):
     """The table's header, then its rows as cells, one row group at a time."""
-    source = pq.ParquetFile(path)
+    source = streamed_parquet(path)
     yield source.schema_arrow.names
     for batch in source.iter_batches(batch_size=BATCH_ROWS):
         for row in batch.to_pandas().itertuples(index=False, name=None):

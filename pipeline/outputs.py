@@ -32,6 +32,13 @@ CHECKPOINT = "checkpoint.json"
 STAGING_FOLDER = "staging"
 
 
+def streamed_parquet(path: Path) -> pq.ParquetFile:
+    """A Parquet file to read batch by batch (`iter_batches`) in memory that stays flat: with
+    pyarrow's default `pre_buffer`, the reader keeps every range it has pre-buffered until it is
+    closed, about 110 MB per million posts read (measured on the 10 M scale archive)."""
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
 class TableWriter:
     """Append batches (one row group each) to a Parquet file with a fixed schema."""
 

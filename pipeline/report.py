@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from pipeline.errors import UserError
 from pipeline.metrics import CRITERIA, ENGAGEMENT
-from pipeline.outputs import PARTIAL_SUFFIX
+from pipeline.outputs import PARTIAL_SUFFIX, streamed_parquet
 
 BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -93,7 +92,7 @@ def _scan_posts(path: Path) -> tuple[dict, dict]:
     """Each actor's most engaged post, and a few flagged posts per risk flag, in one streaming pass."""
     top: dict[str, tuple[int, dict]] = {}
     flagged: dict[str, list[dict]] = defaultdict(list)
-    source = pq.ParquetFile(path)
+    source = streamed_parquet(path)
     columns = [c for c in POST_COLUMNS if c in source.schema_arrow.names]
     for batch in source.iter_batches(columns=columns, batch_size=20_000):
         posts = batch.to_pandas()

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import pyarrow.parquet as pq
 
 from pipeline import schema
 from pipeline.errors import UserError
@@ -22,6 +21,7 @@ from pipeline.ingest.records import (
     without_nul,
 )
 from pipeline.ingest.sniff import Sample
+from pipeline.outputs import streamed_parquet
 from pipeline.registry import register_reader
 
 GENERIC_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -283,7 +283,7 @@ def read_generic_json(path: Path, options: ReadOptions, sample: Sample) -> Itera
 
 @register_reader("parquet", "Generic Parquet; columns mapped by name", lambda s: s.container == "parquet", priority=90)
 def read_generic_parquet(path: Path, options: ReadOptions, sample: Sample) -> Iterator[RawRecord]:
-    parquet = pq.ParquetFile(path)
+    parquet = streamed_parquet(path)
     column_map = ColumnMap(GENERIC_COLUMNS, options.column_map)
     resolved = column_map.resolve(parquet.schema_arrow.names, path)
     number = 0
