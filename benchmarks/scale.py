@@ -23,6 +23,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,7 +34,8 @@ from pipeline.config import default_config
 
 NAME = "scale"
 SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
-DUPLICATE_EVERY = 100  # every 100th row of a copy repeats the previous copy's post
+DUPLICATE_EVERY = 100  # every 100th row of a copy repeats a post of the previous copy
+GENERATION = "v2"  # in the archives' file names: v1's repeats matched existing posts in copy 1 only
 ROW_GROUP = 10_000
 # Cost per post within this share of the smaller size's: linear.
 LINEAR_TOLERANCE = 0.2
@@ -146,7 +148,7 @@ def measure_stage_costs(archive: Path, scratch: Path, profile: str) -> list[dict
 def replicated_archive(source: Path, scratch: Path, label: str) -> Path:
     """SIZES[label] rows of copies of the archive as Parquet; kept and reused across invocations."""
     rows = SIZES[label]
-    target = scratch / f"world_leaders_{label}.parquet"
+    target = scratch / f"world_leaders_{label}-{GENERATION}.parquet"
     if target.is_file() and pq.read_metadata(target).num_rows == rows:
         return target
     archive = pd.read_csv(source, dtype=str, keep_default_na=False)
@@ -165,10 +167,12 @@ def replicated_archive(source: Path, scratch: Path, label: str) -> Path:
 
 
 def replicated_copy(archive: pd.DataFrame, copy: int) -> pd.DataFrame:
+    """Copy number `copy`, every `DUPLICATE_EVERY`th row replaced by the next row of the copy
+    before: a row that copy holds as its own (its every 100th rows are repeats themselves)."""
     frame = varied(archive, copy)
     if copy:
-        repeated = slice(None, None, DUPLICATE_EVERY)
-        frame.iloc[repeated] = varied(archive.iloc[repeated], copy - 1).to_numpy()
+        targets = np.arange(0, len(archive) - 1, DUPLICATE_EVERY)
+        frame.iloc[targets] = varied(archive.iloc[targets + 1], copy - 1).to_numpy()
     return frame
 
 

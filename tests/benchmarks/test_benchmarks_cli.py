@@ -31,3 +31,19 @@ def test_scale_growth_calls_cost_linear_and_memory_flat_from_the_figures():
     assert (two["linear"], two["memory_flat"]) == (False, False)
     (speedup,) = [s for s in speedups(results) if s["size"] == "100k"]
     assert speedup["speedup"] == round(50 / 30, 2)
+
+
+def test_every_replicated_copy_repeats_posts_that_the_copy_before_holds():
+    import pandas as pd
+
+    from benchmarks.scale import DUPLICATE_EVERY, replicated_copy
+
+    archive = pd.read_csv("corpora/sample/world_leaders_sample.csv", dtype=str, keep_default_na=False)
+    copies = [replicated_copy(archive, copy) for copy in range(4)]
+    for before, copy in zip(copies, copies[1:]):
+        repeated = copy["id"].isin(before["id"])
+        assert repeated.sum() == len(range(0, len(archive) - 1, DUPLICATE_EVERY))
+        # A repeat is the earlier post itself: same id, account and time.
+        merged = copy[repeated].merge(before, on="id", suffixes=("", "_before"))
+        assert (merged["account"] == merged["account_before"]).all()
+        assert (merged["date"] == merged["date_before"]).all()
