@@ -48,12 +48,12 @@ def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Serie
     """
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     values = values.astype(object)  # cell by cell below, whatever dtype pandas inferred
-    present = values.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip())) & values.notna()
+    present = values.notna() & values.map(lambda v: not (isinstance(v, str) and not v.strip()))
     if not present.any():
         return result, present
     # Typed cells need no parsing (formatting them as text to parse it again took most of
     # this function's time on Parquet inputs).
-    is_stamp = values.map(lambda v: isinstance(v, datetime) and v is not pd.NaT)
+    is_stamp = present & values.map(lambda v: isinstance(v, datetime))
     if is_stamp.any():
         result[is_stamp] = pd.to_datetime(values[is_stamp], utc=True, errors="coerce")
     numeric = pd.to_numeric(values.where(present), errors="coerce")
