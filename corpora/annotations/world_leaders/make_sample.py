@@ -5,7 +5,13 @@ at least MIN_LANGUAGE_POSTS posts kept with at least that many posts, the rest a
 One post in five (by a hash of its id, so the split never changes) is in the dev split,
 which no model is trained on.
 
-    python corpora/annotations/world_leaders/make_sample.py POSTS_PARQUET
+Round 2 (`--round 2`) adds training posts only (its posts all fall on the train side of the
+same hash, so the dev split is unchanged): for each label with few gold positives, up to
+CANDIDATES_PER_LABEL posts that the run's topics model gives that label (candidates only:
+the annotators see the text alone and label it by reading, as in round 1), the rest at random,
+at most ROUND2_PER_ACCOUNT per account.
+
+    python corpora/annotations/world_leaders/make_sample.py POSTS_PARQUET [--round 2]
 
 POSTS_PARQUET is the posts.parquet of `diplolens run ../shared/data/world-leaders-tweets-2015-2019`.
 """
@@ -23,6 +29,16 @@ POSTS_PER_ACCOUNT = 110
 MIN_LANGUAGE_POSTS = 8
 CHUNK_SIZE = 220
 HERE = Path(__file__).parent
+ROUND2_SIZE = 1100
+ROUND2_PER_ACCOUNT = 90
+CANDIDATES_PER_LABEL = 50
+# Labels with under 70 positives among round 1's 1,685 posts.
+ROUND2_LABELS = ("culture", "sports", "human_rights", "health", "religion", "education", "environment",
+                 "humanitarian", "science_technology", "arts", "consular", "tourism", "cuisine", "fashion")
+
+
+def is_dev(post_id: str) -> bool:
+    return int(hashlib.sha256(post_id.encode()).hexdigest(), 16) % 5 == 0
 
 
 def draw(posts: pd.DataFrame) -> pd.DataFrame:
@@ -38,23 +54,45 @@ def draw(posts: pd.DataFrame) -> pd.DataFrame:
         need = max(0, min(POSTS_PER_ACCOUNT, len(account)) - len(picked))
         chosen.append(pd.concat([picked, rest.sample(min(need, len(rest)), random_state=SEED)]))
     sample = pd.concat(chosen).sample(frac=1, random_state=SEED)  # shuffled: chunks mix accounts
-    sample["split"] = ["dev" if int(hashlib.sha256(p.encode()).hexdigest(), 16) % 5 == 0 else "train"
-                       for p in sample["post_id"]]
+    sample["split"] = ["dev" if is_dev(p) else "train" for p in sample["post_id"]]
     sample.insert(0, "item", range(1, len(sample) + 1))
     return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
 
 
-def main(posts_path: str) -> None:
-    sample = draw(pd.read_parquet(posts_path, columns=["post_id", "account_handle", "lang", "text"]))
-    sample.to_csv(HERE / "items.csv", index=False)
+def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    posts = posts[(posts["lang"] != "und") & ~posts["text"].isin(items["text"])].drop_duplicates("text")
+    posts = posts[~posts["post_id"].map(is_dev)]
+    taken = {}
+    for label in ROUND2_LABELS:
+        candidates = posts[posts["topics"].map(lambda topics: label in topics) & ~posts.index.isin(list(taken))]
+        for index in candidates.sample(min(CANDIDATES_PER_LABEL, len(candidates)), random_state=SEED).index:
+            taken[index] = True
+    picked = posts.loc[list(taken)]
+    room = (ROUND2_PER_ACCOUNT - picked["account_handle"].value_counts()).clip(lower=0)
+    rest = posts.drop(picked.index).sample(frac=1, random_state=SEED)
+    rest = rest[rest.groupby("account_handle").cumcount() < rest["account_handle"].map(room).fillna(ROUND2_PER_ACCOUNT)]
+    sample = pd.concat([picked, rest.iloc[:max(0, ROUND2_SIZE - len(picked))]]).sample(frac=1, random_state=SEED)
+    sample["split"] = "train"
+    sample.insert(0, "item", range(int(items["item"].max()) + 1, int(items["item"].max()) + 1 + len(sample)))
+    return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
+
+
+def main(posts_path: str, round_number: int = 1) -> None:
+    posts = pd.read_parquet(posts_path, columns=["post_id", "account_handle", "lang", "text", "topics"])
     chunks = HERE / "chunks"
     chunks.mkdir(exist_ok=True)
-    for start in range(0, len(sample), CHUNK_SIZE):
-        part = sample.iloc[start:start + CHUNK_SIZE][["item", "text"]]
-        part.to_csv(chunks / f"chunk_{start // CHUNK_SIZE + 1:02d}.csv", index=False)
+    if round_number == 1:
+        sample, first_chunk = draw(posts), 1
+        sample.to_csv(HERE / "items.csv", index=False)
+    else:
+        items = pd.read_csv(HERE / "items.csv", dtype={"post_id": str})
+        sample, first_chunk = draw_round2(posts, items), len(list(chunks.glob("chunk_*.csv"))) + 1
+        pd.concat([items, sample]).to_csv(HERE / "items.csv", index=False)
+    for number, start in enumerate(range(0, len(sample), CHUNK_SIZE), start=first_chunk):
+        sample.iloc[start:start + CHUNK_SIZE][["item", "text"]].to_csv(chunks / f"chunk_{number:02d}.csv", index=False)
     print(f"{len(sample)} items, {sample['split'].eq('dev').sum()} dev, "
           f"{sample['account_handle'].nunique()} accounts, languages: {sample['lang'].value_counts().to_dict()}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[3]) if sys.argv[2:3] == ["--round"] else 1)
