@@ -13,6 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+
 from pipeline.outputs import PARTIAL_SUFFIX
 
 
@@ -260,6 +263,41 @@ TABLES = (
 )
 
 BY_FILE = {table.file: table for table in TABLES}
+
+
+_ARROW_TYPES = (("int", pa.int64()), ("float", pa.float64()), ("string", pa.string()), ("bool", pa.bool_()),
+                ("timestamp", pa.timestamp("us", tz="UTC")))
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a declared kind: "int, posts" -> int64, "map label → float 0..1" ->
+    map<string, double>, "list of ISO 639-1" -> list<string>."""
+    kind = kind.strip()
+    if kind.startswith("map "):
+        return pa.map_(pa.string(), arrow_type(kind.split("→", 1)[1]))
+    if kind.startswith("list of "):
+        return pa.list_(pa.string())
+    for prefix, arrow in _ARROW_TYPES:
+        if kind.startswith(prefix):
+            return arrow
+    raise ValueError(f"no Arrow type for the declared kind {kind!r}")
+
+
+def declared_table(frame: pd.DataFrame, file: str) -> pa.Table:
+    """`frame` as Arrow with the types this dictionary declares for `file`, so that every run
+    writes the same schema whatever its data holds (pandas would type a column with no value
+    as null, and a mapping as a struct whose fields are the keys present)."""
+    declared = {column.name: arrow_type(column.kind) for column in BY_FILE[file].columns}
+    undeclared = [name for name in frame.columns if name not in declared]
+    if undeclared:
+        raise RuntimeError(f"{file}: column(s) {', '.join(undeclared)} are not in the data dictionary")
+    arrays = []
+    for name in frame.columns:
+        values = frame[name]
+        if pa.types.is_map(declared[name]):
+            values = [list(value.items()) if isinstance(value, dict) else None for value in values]
+        arrays.append(pa.array(values, type=declared[name], from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(name, declared[name]) for name in frame.columns]))
 
 
 def _cell(text: str) -> str:

@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pipeline import __version__, schema
-from pipeline.dictionary import write_data_dictionary
+from pipeline.dictionary import declared_table, write_data_dictionary
 from pipeline.errors import UserError
 from pipeline.ingest import AccountsRegistry, IngestBatch, InputFile, ingest_batches, plan_inputs, sha256_of
 from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, check_index_settings, check_period,
@@ -522,7 +522,7 @@ def _write_metrics(accounts_table, by_period: AccountMetrics | None, config: dic
     tables["actors.parquet"] = actors
     tables["index_sensitivity.parquet"] = rank_sensitivity(actors, config["index"])
     for name, table in tables.items():
-        write_table(table, out / name, compression)
+        write_table(declared_table(table, name), out / name, compression)
     return {name: len(table) for name, table in tables.items()}
 
 

@@ -107,3 +107,24 @@ def test_accounts_without_language_id_are_written(tmp_path):
     assert table["lang_shares"].isna().all()
     write_table(table, tmp_path / "accounts.parquet")
     assert pd.read_parquet(tmp_path / "accounts.parquet")["posts"].tolist() == [4]
+
+
+def test_account_tables_of_different_data_share_one_parquet_schema(tmp_path):
+    # Languages and topics differ from one archive to the next, and a column may hold no value:
+    # the tables are written with the data dictionary's types (mappings as Parquet maps, not
+    # structs of whatever keys the data held), so two runs' tables can be stacked.
+    import pyarrow.parquet as pq
+
+    from pipeline.dictionary import declared_table
+    from pipeline.outputs import write_table
+
+    schemas = []
+    for number, lang in enumerate(("fr", "ar")):
+        metrics = AccountMetrics()
+        metrics.update(posts_frame([{**row, "lang": lang} for row in MACRON]))
+        write_table(declared_table(metrics.account_table(), "accounts.parquet"), tmp_path / f"{number}.parquet")
+        schemas.append(pq.read_schema(tmp_path / f"{number}.parquet"))
+    assert schemas[0] == schemas[1]
+    assert str(schemas[0].field("lang_shares").type).startswith("map<string, double")
+    assert schemas[0].field("followers").type == "int64"  # no follower count in these posts
+    assert dict(pd.read_parquet(tmp_path / "1.parquet")["lang_shares"].iloc[0]) == {"ar": 1.0}

@@ -4,7 +4,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from pipeline.dictionary import BY_FILE, DOCS_COPY, TABLES, render
+from pipeline.dictionary import BY_FILE, DOCS_COPY, TABLES, arrow_type, render
 
 
 def test_every_column_of_every_written_table_is_documented(sample_output):
@@ -13,6 +13,23 @@ def test_every_column_of_every_written_table_is_documented(sample_output):
     for path in written:
         documented = [c.name for c in BY_FILE[path.name].columns]
         assert set(pq.read_schema(path).names) == set(documented), path.name
+
+
+def test_metric_tables_are_written_with_the_declared_types(sample_output):
+    # One schema for every run: a mapping is a Parquet map, a column with no value keeps its type.
+    for name in ("accounts.parquet", "actors.parquet", "accounts_by_period.parquet", "actors_by_period.parquet",
+                 "index_sensitivity.parquet"):
+        written = pq.read_schema(sample_output / name)
+        for column in BY_FILE[name].columns:
+            assert written.field(column.name).type == arrow_type(column.kind), (name, column.name)
+
+
+def test_every_declared_kind_has_an_arrow_type():
+    assert str(arrow_type("map label → float 0..1")) == "map<string, double>"
+    assert str(arrow_type("list of ISO 639-1")) == "list<item: string>"
+    for table in TABLES:
+        for column in table.columns:
+            arrow_type(column.kind)
 
 
 def test_no_column_is_documented_twice_in_a_table():
