@@ -284,20 +284,17 @@ def arrow_type(kind: str) -> pa.DataType:
 
 
 def declared_table(frame: pd.DataFrame, file: str) -> pa.Table:
-    """`frame` as Arrow with the types this dictionary declares for `file`, so that every run
-    writes the same schema whatever its data holds (pandas would type a column with no value
-    as null, and a mapping as a struct whose fields are the keys present)."""
+    """`frame` as Arrow with the types this dictionary declares for `file`: a column has the
+    same type in every run whatever its data holds (pandas would type a column with no value as
+    null, and a mapping as a struct whose fields are the keys present). Which columns there are
+    depends on the stages run (no risk stage, no risk columns)."""
     declared = {column.name: arrow_type(column.kind) for column in BY_FILE[file].columns}
     undeclared = [name for name in frame.columns if name not in declared]
     if undeclared:
         raise RuntimeError(f"{file}: column(s) {', '.join(undeclared)} are not in the data dictionary")
-    arrays = []
-    for name in frame.columns:
-        values = frame[name]
-        if pa.types.is_map(declared[name]):
-            values = [list(value.items()) if isinstance(value, dict) else None for value in values]
-        arrays.append(pa.array(values, type=declared[name], from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(name, declared[name]) for name in frame.columns]))
+    # from_pandas keeps the pandas metadata: a nullable integer (a rank) reads back as Int64.
+    return pa.Table.from_pandas(frame, schema=pa.schema([pa.field(name, declared[name]) for name in frame.columns]),
+                                preserve_index=False)
 
 
 def _cell(text: str) -> str:

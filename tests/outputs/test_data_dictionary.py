@@ -2,9 +2,11 @@
 
 import json
 
+import pandas as pd
 import pyarrow.parquet as pq
 
-from pipeline.dictionary import BY_FILE, DOCS_COPY, TABLES, arrow_type, render
+from pipeline.dictionary import BY_FILE, DOCS_COPY, TABLES, arrow_type, declared_table, render
+from pipeline.outputs import write_table
 
 
 def test_every_column_of_every_written_table_is_documented(sample_output):
@@ -22,6 +24,17 @@ def test_metric_tables_are_written_with_the_declared_types(sample_output):
         written = pq.read_schema(sample_output / name)
         for column in BY_FILE[name].columns:
             assert written.field(column.name).type == arrow_type(column.kind), (name, column.name)
+
+
+def test_an_unranked_actor_keeps_the_ranks_integers(tmp_path):
+    # An actor with no score has no rank: the column must read back as integers with a gap,
+    # not floats (the report would print "#2.00").
+    actors = pd.DataFrame({"actor": ["France", "Canada"], "rank": pd.array([1, None], dtype="Int64"),
+                           "topic_shares": [{"political": 0.5}, None]})
+    write_table(declared_table(actors, "actors.parquet"), tmp_path / "actors.parquet")
+    read_back = pd.read_parquet(tmp_path / "actors.parquet")
+    assert str(read_back["rank"].dtype) == "Int64" and read_back["rank"].tolist()[0] == 1
+    assert dict(read_back["topic_shares"][0]) == {"political": 0.5} and read_back["topic_shares"][1] is None
 
 
 def test_every_declared_kind_has_an_arrow_type():
