@@ -120,9 +120,9 @@ def evaluate(model: TextClassifier, frame: pd.DataFrame, inputs=None) -> dict:
     predicted = model.predict(inputs).astype(bool)
     labels = list(model.classes_)
     truth = np.array([[label in row for label in labels] for row in frame["labels"]], dtype=bool).reshape(-1, len(labels))
-    report = {"rows": len(frame), "overall": _scores(truth, predicted, labels)}
+    report = {"rows": len(frame), "overall": label_scores(truth, predicted, labels)}
     report["per_language"] = {
-        lang: _scores(truth[mask], predicted[mask], labels)
+        lang: label_scores(truth[mask], predicted[mask], labels)
         for lang, mask in ((lang, (frame["lang"] == lang).to_numpy()) for lang in sorted(frame["lang"].unique()))
     }
     return report
@@ -133,7 +133,8 @@ def evaluate(model: TextClassifier, frame: pd.DataFrame, inputs=None) -> dict:
 MIN_MACRO_SUPPORT = 10
 
 
-def _scores(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
+def label_scores(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
+    """Per-label precision, recall, F1 and support, and micro/macro F1, of boolean label matrices."""
     per_label = {}
     for j, label in enumerate(labels):
         tp = int((truth[:, j] & predicted[:, j]).sum())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.topics.training import MIN_MACRO_SUPPORT, _scores
+from pipeline.topics.training import MIN_MACRO_SUPPORT, label_scores
 
 
 def test_macro_f1_over_frequent_labels_leaves_out_labels_with_few_examples():
@@ -16,7 +16,7 @@ def test_macro_f1_over_frequent_labels_leaves_out_labels_with_few_examples():
     predicted[20:26, 1] = False
     predicted[32:34, 2] = False
 
-    scores = _scores(truth, predicted, ["political", "sports", "consular"])
+    scores = label_scores(truth, predicted, ["political", "sports", "consular"])
 
     f1_sports = 2 * 1.0 * 0.5 / 1.5
     assert scores["per_label"]["consular"]["support"] == 2 < MIN_MACRO_SUPPORT
@@ -26,4 +26,4 @@ def test_macro_f1_over_frequent_labels_leaves_out_labels_with_few_examples():
 
 def test_macro_f1_over_frequent_labels_is_none_when_no_label_is_frequent():
     truth = np.array([[True], [False]])
-    assert _scores(truth, truth.copy(), ["political"])[f"macro_f1_support_{MIN_MACRO_SUPPORT}"] is None
+    assert label_scores(truth, truth.copy(), ["political"])[f"macro_f1_support_{MIN_MACRO_SUPPORT}"] is None

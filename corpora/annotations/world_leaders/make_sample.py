@@ -77,17 +77,24 @@ def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
 
 
-def main(posts_path: str, round_number: int = 1) -> None:
-    posts = pd.read_parquet(posts_path, columns=["post_id", "account_handle", "lang", "text", "topics"])
-    chunks = HERE / "chunks"
+ROUND1_ITEMS = 1685  # items 1-1685 are round 1, round 2 follows
+
+
+def main(posts_path: str, round_number: int) -> None:
+    items_path, chunks = HERE / "items.csv", HERE / "chunks"
+    done = len(pd.read_csv(items_path, usecols=["item"])) if items_path.is_file() else 0
+    if done > (0 if round_number == 1 else ROUND1_ITEMS):
+        sys.exit(f"round {round_number} is already drawn ({items_path} holds {done} items); labels refer to them")
+    columns = ["post_id", "account_handle", "lang", "text"] + (["topics"] if round_number == 2 else [])
+    posts = pd.read_parquet(posts_path, columns=columns)
     chunks.mkdir(exist_ok=True)
     if round_number == 1:
         sample, first_chunk = draw(posts), 1
-        sample.to_csv(HERE / "items.csv", index=False)
+        sample.to_csv(items_path, index=False)
     else:
-        items = pd.read_csv(HERE / "items.csv", dtype={"post_id": str})
+        items = pd.read_csv(items_path, dtype={"post_id": str})
         sample, first_chunk = draw_round2(posts, items), len(list(chunks.glob("chunk_*.csv"))) + 1
-        pd.concat([items, sample]).to_csv(HERE / "items.csv", index=False)
+        pd.concat([items, sample]).to_csv(items_path, index=False)
     for number, start in enumerate(range(0, len(sample), CHUNK_SIZE), start=first_chunk):
         sample.iloc[start:start + CHUNK_SIZE][["item", "text"]].to_csv(chunks / f"chunk_{number:02d}.csv", index=False)
     print(f"{len(sample)} items, {sample['split'].eq('dev').sum()} dev, "
@@ -95,4 +102,10 @@ def main(posts_path: str, round_number: int = 1) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[3]) if sys.argv[2:3] == ["--round"] else 1)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("posts", help="posts.parquet of a run on the world-leaders archive")
+    parser.add_argument("--round", type=int, choices=(1, 2), default=1, dest="round_number")
+    arguments = parser.parse_args()
+    main(arguments.posts, arguments.round_number)
