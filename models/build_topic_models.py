@@ -8,8 +8,9 @@
    vectors, rows weighted so that no source dominates, thresholds tuned on the in-domain
    gold posts.
 3. `topics-fast` (fast profile, no torch): a TF-IDF student trained on the gold labels plus
-   the e5 model's labels for the unlabelled posts of the world-leaders archive (distillation:
-   the student learns what the encoder knows about these posts), dev posts left out.
+   the e5 model's labels for unlabelled real texts (distillation: the student learns what the
+   encoder knows about them): the posts of the world-leaders archive, and tweets and web
+   sentences in the corpus's other languages; dev texts left out.
 4. Both are evaluated on every dev split (SIB-200's 7 labels through the mapping, per
    language; the gold posts per label and per language), a cross-lingual check (e5 heads
    trained without any Arabic row, scored on Arabic SIB-200 dev), and written with their
@@ -38,6 +39,8 @@ from pipeline.topics.training import MIN_MACRO_SUPPORT, evaluate, model_metadata
 GOLD = "world_leaders_gold"
 SIB = "sib-200"
 ARCHIVE = Path("world-leaders-tweets-2015-2019") / "world_leaders_tweets.csv"
+UMSAB = Path("umsab-xlmt-tweets") / "umsab.csv"
+LINGUA = Path("lingua-langid-testdata") / "lingua_testdata.csv"
 TEACHER_C = 1.0
 STUDENT_C = 4.0
 
@@ -117,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         threshold_rows=gold_train[no_arabic], sample_weight=source_weights(train.loc[no_arabic, "source"]))
     teacher_report["cross_lingual_no_arabic_training"] = sib7_scores(blind, dev, X_dev)["per_language"].get("ar")
 
-    archive = archive_posts(args.data, corpus, args.archive_posts)
-    archive_vectors = cache.encode(encoder, archive["text"].tolist(), report_as="archive")
-    archive["labels"] = teacher.predict_labels(archive_vectors)
-    print(f"training topics-fast on {len(train):,} labelled + {len(archive):,} distilled posts ...", flush=True)
-    student_data = pd.concat([train[["text", "labels", "lang", "source"]],
-                              archive[["text", "labels", "lang"]].assign(source="world_leaders_distilled")],
+    unlabelled = pd.concat([archive_posts(args.data, corpus, args.archive_posts),
+                            multilingual_texts(args.data, corpus)], ignore_index=True)
+    unlabelled_vectors = cache.encode(encoder, unlabelled["text"].tolist(), report_as="unlabelled")
+    unlabelled["labels"] = teacher.predict_labels(unlabelled_vectors)
+    print(f"training topics-fast on {len(train):,} labelled + {len(unlabelled):,} distilled texts ...", flush=True)
+    student_data = pd.concat([train[["text", "labels", "lang", "source"]], unlabelled[["text", "labels", "lang", "source"]]],
                              ignore_index=True)
     student = TextClassifier(features="tfidf", C=STUDENT_C).fit(
         student_data["text"].tolist(), student_data["labels"].tolist(), labels=taxonomy,
@@ -170,7 +173,24 @@ def archive_posts(data_dir: Path, corpus: pd.DataFrame, limit: int) -> pd.DataFr
         posts = posts.sample(min(limit, len(posts)), random_state=0)
     posts = posts.reset_index(drop=True)
     posts["lang"] = detect_languages(posts["text"].tolist(), load_config()["langid"])["lang"].to_numpy()
-    return posts
+    return posts.assign(source="world_leaders_distilled")
+
+
+def multilingual_texts(data_dir: Path, corpus: pd.DataFrame) -> pd.DataFrame:
+    """Real unlabelled texts in the languages the corpus is trained in, for the student to learn
+    the teacher's labels in them: the UMSAB tweets (8 languages) and lingua's test sentences
+    (Leipzig web corpora) of every language with at least 500 training rows. The archive is
+    mostly English and Spanish, so without these the student sees few Chinese, Russian or
+    Persian texts besides SIB-200's."""
+    tweets = pd.read_csv(data_dir / UMSAB, usecols=["iso639_1", "text"], dtype=str, keep_default_na=False)
+    sentences = pd.read_csv(data_dir / LINGUA, usecols=["iso639_1", "kind", "text"], dtype=str, keep_default_na=False)
+    counts = corpus.loc[corpus["split"] == "train", "lang"].value_counts()
+    sentences = sentences[(sentences["kind"] == "sentences") & sentences["iso639_1"].isin(counts[counts >= 500].index)]
+    texts = pd.concat([tweets.assign(source="umsab_distilled"), sentences.assign(source="lingua_distilled")])
+    texts = texts.assign(text=texts["text"].map(normalize_text)).rename(columns={"iso639_1": "lang"})
+    dev_texts = set(corpus.loc[corpus["split"] == "dev", "text"])
+    texts = texts[(texts["text"].str.len() > 0) & ~texts["text"].isin(dev_texts)].drop_duplicates("text")
+    return texts[["text", "lang", "source"]].reset_index(drop=True)
 
 
 def report_for(model: TextClassifier, dev: pd.DataFrame, inputs) -> dict:
@@ -202,8 +222,9 @@ CARD_INTRO = {
     "topics-e5": ("Accurate profile: one logistic-regression head per issue label over the "
                   "multilingual-e5-small vectors (the `embed` stage; set up with `diplolens models setup`)."),
     "topics-fast": ("Fast profile (no torch): TF-IDF character n-grams and one logistic-regression head per "
-                    "label, trained on the gold labels plus `topics-e5`'s labels for the unlabelled "
-                    "world-leaders posts (distillation)."),
+                    "label, trained on the gold labels plus `topics-e5`'s labels for unlabelled real "
+                    "texts (distillation): the world-leaders posts, UMSAB tweets (8 languages) and "
+                    "lingua's web sentences in the corpus's languages."),
 }
 
 
@@ -275,6 +296,10 @@ _OTHER_LICENCES = {
     GOLD: "labels: this project (MIT); texts: world-leaders archive, no licence stated (research use)",
     "taxonomy_examples": "this project (MIT)",
     "world_leaders_distilled": "texts: world-leaders archive, no licence stated; labels: topics-e5",
+    "umsab_distilled": ("texts: UMSAB tweets (cardiffnlp/xlm-t, Apache-2.0 repository; the original data sets' and "
+                        "X's terms apply; research use); labels: topics-e5"),
+    "lingua_distilled": ("texts: lingua's test sentences from the Leipzig Corpora Collection (repository Apache-2.0; "
+                         "Leipzig's terms of use apply; research use); labels: topics-e5"),
 }
 
 
