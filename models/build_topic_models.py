@@ -165,10 +165,7 @@ def archive_posts(data_dir: Path, corpus: pd.DataFrame, limit: int) -> pd.DataFr
     from pipeline.langid import detect_languages
     from pipeline.config import load_config
 
-    posts = pd.read_csv(data_dir / ARCHIVE, usecols=["text"], dtype=str, keep_default_na=False)
-    posts["text"] = posts["text"].map(normalize_text)
-    dev_texts = set(corpus.loc[corpus["split"] == "dev", "text"])
-    posts = posts[(posts["text"].str.len() > 0) & ~posts["text"].isin(dev_texts)].drop_duplicates("text")
+    posts = distillable(pd.read_csv(data_dir / ARCHIVE, usecols=["text"], dtype=str, keep_default_na=False), corpus)
     if limit:
         posts = posts.sample(min(limit, len(posts)), random_state=0)
     posts = posts.reset_index(drop=True)
@@ -187,10 +184,16 @@ def multilingual_texts(data_dir: Path, corpus: pd.DataFrame) -> pd.DataFrame:
     counts = corpus.loc[corpus["split"] == "train", "lang"].value_counts()
     sentences = sentences[(sentences["kind"] == "sentences") & sentences["iso639_1"].isin(counts[counts >= 500].index)]
     texts = pd.concat([tweets.assign(source="umsab_distilled"), sentences.assign(source="lingua_distilled")])
-    texts = texts.assign(text=texts["text"].map(normalize_text)).rename(columns={"iso639_1": "lang"})
-    dev_texts = set(corpus.loc[corpus["split"] == "dev", "text"])
-    texts = texts[(texts["text"].str.len() > 0) & ~texts["text"].isin(dev_texts)].drop_duplicates("text")
+    texts = distillable(texts.rename(columns={"iso639_1": "lang"}), corpus)
     return texts[["text", "lang", "source"]].reset_index(drop=True)
+
+
+def distillable(texts: pd.DataFrame, corpus: pd.DataFrame) -> pd.DataFrame:
+    """`texts` normalised as the corpus is, without empty texts, repeats, or any text of a
+    dev split (the student must not learn the teacher's labels for what it is scored on)."""
+    texts = texts.assign(text=texts["text"].map(normalize_text))
+    dev_texts = set(corpus.loc[corpus["split"] == "dev", "text"])
+    return texts[(texts["text"].str.len() > 0) & ~texts["text"].isin(dev_texts)].drop_duplicates("text")
 
 
 def report_for(model: TextClassifier, dev: pd.DataFrame, inputs) -> dict:

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-
 from pipeline import schema
 from pipeline.errors import UserError
 from pipeline.ingest.records import (

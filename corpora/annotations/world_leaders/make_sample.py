@@ -29,6 +29,7 @@ POSTS_PER_ACCOUNT = 110
 MIN_LANGUAGE_POSTS = 8
 CHUNK_SIZE = 220
 HERE = Path(__file__).parent
+ROUND1_ITEMS = 1685  # items 1-1685 are round 1, round 2 follows
 ROUND2_SIZE = 1100
 ROUND2_PER_ACCOUNT = 90
 CANDIDATES_PER_LABEL = 50
@@ -75,9 +76,6 @@ def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     sample["split"] = "train"
     sample.insert(0, "item", range(int(items["item"].max()) + 1, int(items["item"].max()) + 1 + len(sample)))
     return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
-
-
-ROUND1_ITEMS = 1685  # items 1-1685 are round 1, round 2 follows
 
 
 def main(posts_path: str, round_number: int) -> None:
