@@ -102,8 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "else $DIPLOLENS_HOME/embedding-cache)")
     cache.add_argument("--clear", action="store_true", help="delete the cached vectors (when no run is using them)")
 
-    train = commands.add_parser("train", help="train a model from labelled data")
-    train.add_argument("task", choices=("topics",))
+    tasks = ("topics", "check_worthy", "abusive", "bot_like")
+    train = commands.add_parser(
+        "train", help="train a model from labelled data",
+        description="topics, check_worthy, abusive: DATA has text and labels (topic names joined by '|'; for a "
+                    "flag, the flag's name or empty) and optionally lang and split. bot_like: DATA is the "
+                    "caverlee-2011 accounts (folder or CSV), split into train/dev/test by a fixed seed.")
+    train.add_argument("task", choices=tasks)
     train.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels) or a saved datasets folder")
     train.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     train.add_argument("--features", choices=("encoder", "tfidf", "hybrid"), default="encoder",
@@ -112,8 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--split", default="train", help="split to train on when DATA has splits (default: train)")
     train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a model on labelled data")
-    evaluate.add_argument("task", choices=("topics",))
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a model on labelled data",
+        description="topics, check_worthy, abusive: DATA as for train. bot_like: a table of account profiles "
+                    "(the canonical profile columns) with an is_bot column (true/false).")
+    evaluate.add_argument("task", choices=tasks)
     evaluate.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels[, lang]) or a datasets folder")
     evaluate.add_argument("--model", metavar="NAME", help="model name or folder (default: the profile's default)")
     evaluate.add_argument("--split", default="dev", help="split to evaluate when DATA has splits (default: dev)")
@@ -240,32 +248,86 @@ def _cache(args) -> int:
 
 
 def _train(args) -> int:
-    from pipeline.topics.corpus import load_taxonomy
-    from pipeline.topics.training import model_metadata, read_labelled, train_topic_model
+    from pipeline.topics.training import model_metadata, read_labelled
 
-    taxonomy = load_taxonomy(args.taxonomy)
-    frame = read_labelled(args.data, args.split)
-    print(f"training on {len(frame):,} texts ({args.features} features, {len(taxonomy)} labels) ...")
-    model = train_topic_model(frame, taxonomy, args.features, C=args.C)
     out = Path(args.out)
-    model.save(out, model_metadata(out.name, args.features, frame, {"data": str(args.data)}))
-    print(f"model written to {out}; evaluate it with: diplolens evaluate topics DATA --model {out}")
+    if args.task == "bot_like":
+        from pipeline.risk.bots import train_bot_model
+
+        model, report = train_bot_model(args.data)
+        model.save(out, {"name": out.name, "task": "bot_like", "training": report})
+        test = report["test"]
+        print(f"test split ({test['n']:,} accounts): bot F1 {test['bot_f1']:.3f}, accuracy {test['accuracy']:.3f}, "
+              f"ROC AUC {test['roc_auc']:.3f}")
+    else:
+        frame = read_labelled(args.data, args.split)
+        if args.task == "topics":
+            from pipeline.topics.corpus import load_taxonomy
+            from pipeline.topics.training import train_topic_model
+
+            taxonomy = load_taxonomy(args.taxonomy)
+            print(f"training on {len(frame):,} texts ({args.features} features, {len(taxonomy)} labels) ...")
+            model = train_topic_model(frame, taxonomy, args.features, C=args.C)
+        else:
+            from pipeline.risk.text_flags import train_flag_model
+
+            print(f"training on {len(frame):,} texts ({args.features} features, flag {args.task}) ...")
+            model = train_flag_model(frame, args.task, args.features, C=args.C)
+        model.save(out, model_metadata(out.name, args.features, frame, {"task": args.task, "data": str(args.data)}))
+    print(f"model written to {out}; evaluate it with: diplolens evaluate {args.task} DATA --model {out}")
     return 0
 
 
 def _evaluate(args) -> int:
-    from pipeline.config import load_config
-    from pipeline.models import load, resolve_profile, topic_model_name
-    from pipeline.topics.training import evaluate, format_report, read_labelled, write_report
+    from pipeline.topics.training import read_labelled, write_report
 
-    config = load_config()
-    model = load(args.model or topic_model_name(config, resolve_profile(config)))
-    frame = read_labelled(args.data, args.split)
-    report = evaluate(model, frame)
-    print(format_report(report))
+    if args.task == "bot_like":
+        from pipeline.risk.bots import bot_report, format_bot_report, load_model, read_labelled_profiles
+
+        profiles, is_bot = read_labelled_profiles(args.data)
+        report = bot_report(load_model(args.model), profiles, is_bot)
+        print(format_bot_report(report))
+    else:
+        model = _default_model(args)
+        frame = read_labelled(args.data, args.split)
+        if args.task == "topics":
+            from pipeline.topics.training import evaluate, format_report
+
+            report = evaluate(model, frame)
+            print(format_report(report))
+        else:
+            from pipeline.risk.text_flags import check_flag_labels, flag_report, format_flag_report
+
+            check_flag_labels(frame, args.task)
+            report = flag_report(model, frame)
+            print(format_flag_report(report))
     if args.report:
         write_report(report, Path(args.report))
     return 0
+
+
+def _default_model(args):
+    """`--model`, else the task's model of the profile the config resolves to (topics: the
+    configured one; a text flag: the flag's configured model, else the shipped one)."""
+    from pipeline.config import load_config
+    from pipeline.models import load, resolve_profile, topic_model_name
+
+    if args.model:
+        model = load(args.model)
+    else:
+        config = load_config()
+        profile = resolve_profile(config)
+        if args.task == "topics":
+            model = load(topic_model_name(config, profile))
+        else:
+            from pipeline.risk.text_flags import SHIPPED_MODELS
+
+            model = load(config["risk"]["text_flags"][args.task][profile] or SHIPPED_MODELS[args.task][profile])
+    task = model.metadata_.get("task")
+    if task != args.task:
+        raise UserError(f"model {model.metadata_.get('name')} was trained for {task or 'an unknown task'}, "
+                        f"not {args.task}")
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:

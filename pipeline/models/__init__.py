@@ -57,24 +57,26 @@ def load(name: str):
 
 
 def score_posts(model, posts) -> "np.ndarray":
-    """A text model's per-label scores (each label's threshold at 0.5) for a batch: from the
-    batch's encoder vectors (the `embed` stage) or from its normalised text."""
+    """A text model's per-label scores (each label's threshold, its language's where the model
+    has one, at 0.5) for a batch: from the batch's encoder vectors (the `embed` stage) or from
+    its normalised text."""
     import numpy as np
     import pandas as pd
 
     if posts.empty:
         return np.zeros((0, len(model.classes_)))
+    languages = posts["lang"].tolist() if "lang" in posts else None  # the langid stage's
     if model.features == "tfidf":
-        return model.decision_scores(posts["text_norm"].tolist())
+        return model.decision_scores(posts["text_norm"].tolist(), languages)
     from pipeline.embed import EMBEDDING
 
     if EMBEDDING not in posts:
         raise UserError(f"model {model.metadata_.get('name')} reads encoder vectors: add the `embed` stage "
                         f"before it and use the accurate profile")
     if model.features == "encoder":
-        return model.decision_scores(np.stack(posts[EMBEDDING].to_numpy()))
+        return model.decision_scores(np.stack(posts[EMBEDDING].to_numpy()), languages)
     return model.decision_scores(pd.DataFrame({"text": posts["text_norm"].tolist(),
-                                               "embedding": posts[EMBEDDING].tolist()}))
+                                               "embedding": posts[EMBEDDING].tolist()}), languages)
 
 
 def encoder_available(config: dict) -> bool:

@@ -683,6 +683,51 @@ def train_bot_model(data: str | Path, seed: int = SPLIT_SEED,
     return model, report
 
 
+_TRUE, _FALSE = {"true", "1", "yes", "1.0"}, {"false", "0", "no", "0.0"}  # is_bot as written by people and pandas
+
+
+def read_labelled_profiles(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
+    """Account profiles (canonical columns) and their `is_bot` labels (true/false, 1/0,
+    yes/no) from a CSV, JSON lines or Parquet file, for `diplolens evaluate bot_like`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"labelled profiles not found: {path}")
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = pd.read_parquet(path)
+        elif path.suffix.lower() in (".jsonl", ".ndjson"):
+            table = pd.read_json(path, lines=True, dtype=False)
+        else:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"cannot read labelled profiles {path}: {exc}")
+    if "is_bot" not in table.columns:
+        raise UserError(f"{path}: labelled profiles need an is_bot column (true/false)")
+    words = table["is_bot"].astype(str).str.strip().str.lower()
+    unreadable = ~words.isin(_TRUE | _FALSE)
+    if unreadable.any():
+        raise UserError(f"{path}: is_bot must be true/false, 1/0 or yes/no; row {int(unreadable.idxmax()) + 1} "
+                        f"has {table['is_bot'][unreadable].iloc[0]!r}")
+    return table.drop(columns="is_bot"), words.isin(_TRUE).rename("is_bot")
+
+
+def bot_report(model: BotLikeClassifier, profiles: pd.DataFrame, is_bot: pd.Series) -> dict:
+    """The model's figures on labelled profiles at its own threshold (`classification_figures`)."""
+    truth = np.asarray(is_bot, bool)
+    if truth.all() or not truth.any():
+        raise UserError("evaluating bot-likeness needs accounts of both kinds (is_bot true and false)")
+    scores = model.predict_proba(profiles)[:, 1]
+    return {"model": model.metadata_.get("name") if hasattr(model, "metadata_") else None,
+            "threshold": round(float(model.threshold), 4), **classification_figures(truth, scores, model.threshold)}
+
+
+def format_bot_report(report: dict) -> str:
+    return (f"{report['n']:,} accounts, threshold {report['threshold']}: bot F1 {report['bot_f1']:.3f} "
+            f"(precision {report['bot_precision']:.3f}, recall {report['bot_recall']:.3f}), accuracy "
+            f"{report['accuracy']:.3f}, ROC AUC {report['roc_auc']:.3f}, others flagged "
+            f"{report['false_positive_rate']:.1%}")
+
+
 def best_f1_threshold(truth, scores) -> float:
     """The score cut that maximises F1 of the bot class."""
     truth = np.asarray(truth, bool)

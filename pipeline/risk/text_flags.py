@@ -4,7 +4,9 @@ The two text flags are binary `TextClassifier`s (one label each, `models/check-w
 `models/abusive`, and their TF-IDF twins `*-fast`), built by `models/build_risk_models.py`
 from the public sets loaded here. Each loader returns one frame with `text` (normalised as
 posts are in a run), `labels` (`["check_worthy"]`/`[]`, `["abusive"]`/`[]`), `lang`,
-`source` and `split` (`train` or `dev`); dev rows are never trained on.
+`source` and `split` (`train` or `dev`); dev rows are never trained on. `train_flag_model` and
+`flag_report` train and measure a flag's model (the build script and `diplolens train|evaluate
+check_worthy|abusive` both use them).
 
 How each source's caveats (its SOURCE.md) are handled, in one place:
 
@@ -46,12 +48,19 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 
+from pipeline.errors import UserError
 from pipeline.normalize import normalize_text
 
 CHECK_WORTHY = "check_worthy"
 ABUSIVE = "abusive"
+# Each flag's thresholds are tuned for the measure it is judged by (issue #4): F1 of the
+# flagged class for check_worthy (CheckThat!'s measure), macro-F1 for abusive (OffensEval's).
+THRESHOLD_METRICS = {CHECK_WORTHY: "f1", ABUSIVE: "macro_f1"}
+SHIPPED_MODELS = {CHECK_WORTHY: {"accurate": "check-worthy", "fast": "check-worthy-fast"},
+                  ABUSIVE: {"accurate": "abusive", "fast": "abusive-fast"}}
 DEV_SHARE = 0.2
 DOMAINS_FILE = Path(__file__).resolve().parents[2] / "corpora" / "low_credibility_domains.csv"
 
@@ -147,6 +156,82 @@ def _resolve_overlaps(frame: pd.DataFrame) -> pd.DataFrame:
     train = train[train["key"].map(agreeing)]
     frame = pd.concat([train, frame[frame["split"] == "dev"]]).drop_duplicates(["source", "split", "key"])
     return frame[["text", "labels", "lang", "source", "split"]].reset_index(drop=True)
+
+
+# --- training and evaluation -----------------------------------------------------------------------
+
+def train_flag_model(frame: pd.DataFrame, flag: str, features: str, C: float = 1.0, inputs=None, encoder=None,
+                     sample_weight=None):
+    """A `TextClassifier` of one flag from `frame` (`text`, `labels`: `[flag]` or `[]`, `lang`),
+    its thresholds tuned for the flag's measure on out-of-fold scores, one per language with
+    enough examples of both kinds (the sets' base rates differ by language). `inputs`:
+    precomputed `model_inputs` of the texts."""
+    from pipeline.models.heads import TextClassifier
+    from pipeline.topics.training import model_inputs
+
+    check_flag_labels(frame, flag)
+    if inputs is None:
+        inputs = model_inputs(frame["text"], features, encoder)
+    model = TextClassifier(features=features, C=C, threshold_metric=THRESHOLD_METRICS[flag], encoder=encoder)
+    return model.fit(inputs, frame["labels"].tolist(), labels=[flag], threshold_groups=frame["lang"].tolist(),
+                     sample_weight=sample_weight)
+
+
+def check_flag_labels(frame: pd.DataFrame, flag: str) -> None:
+    other = sorted({label for labels in frame["labels"] for label in labels} - {flag})
+    if other:
+        raise UserError(f"labels other than {flag!r}: {', '.join(other)} (a row's labels are {flag!r} or empty)")
+
+
+def flag_report(model, frame: pd.DataFrame, inputs=None) -> dict:
+    """The flag's figures on labelled `frame`: overall and per set (its `source` and `lang`,
+    the `lang` alone when there is no `source`): precision, recall and F1 of the flagged class,
+    F1 of the other class, and their mean, macro-F1 (the binary tasks' usual measure)."""
+    from pipeline.topics.training import model_inputs
+
+    if inputs is None:
+        inputs = model_inputs(frame["text"], model.features, model.encoder)
+    flag = model.classes_[0]
+    truth = frame["labels"].map(lambda labels: flag in labels).to_numpy(bool)
+    predicted = model.predict(inputs, frame["lang"].tolist())[:, 0].astype(bool)
+    keys = [column for column in ("source", "lang") if column in frame.columns]
+    names = frame[keys].astype(str).agg("/".join, axis=1).to_numpy()
+    report = {"flag": flag, "threshold_metric": model.threshold_metric,
+              "thresholds": {"overall": round(float(model.thresholds_[0]), 4),  # and each language's own
+                             **{lang: round(float(t[0]), 4) for lang, t in model.group_thresholds_.items()}},
+              "overall": binary_figures(truth, predicted), "sets": {}}
+    for name in sorted(set(names)):
+        rows = names == name
+        report["sets"][name] = binary_figures(truth[rows], predicted[rows])
+    return report
+
+
+def binary_figures(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    flagged, other = _f1(truth, predicted), _f1(~truth, ~predicted)
+    hits = int((truth & predicted).sum())
+    return {"rows": int(len(truth)), "flagged": int(truth.sum()),
+            "precision_flagged": round(hits / max(int(predicted.sum()), 1), 4),
+            "recall_flagged": round(hits / max(int(truth.sum()), 1), 4),
+            "f1_flagged": flagged, "f1_other": other, "macro_f1": round((flagged + other) / 2, 4)}
+
+
+def _f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    hits = int((truth & predicted).sum())
+    total = int(truth.sum() + predicted.sum())
+    return round(2 * hits / total, 4) if total else 0.0
+
+
+def format_flag_report(report: dict) -> str:
+    """The evaluation as a plain-text table, one line per set and one for all rows."""
+    thresholds = ", ".join(f"{name} {value}" for name, value in report["thresholds"].items())
+    measure = {"f1": "F1 of the flag", "macro_f1": "macro-F1"}[report["threshold_metric"]]
+    lines = [f"{report['flag']}: thresholds (tuned for {measure}): {thresholds}",
+             "", f"{'set':<18}{'rows':>7}{'flagged':>9}{'precision':>11}{'recall':>8}{'F1 flag':>9}"
+             f"{'F1 other':>10}{'macro-F1':>10}"]
+    for name, s in [*report["sets"].items(), ("all", report["overall"])]:
+        lines.append(f"{name:<18}{s['rows']:>7,}{s['flagged']:>9,}{s['precision_flagged']:>11.3f}"
+                     f"{s['recall_flagged']:>8.3f}{s['f1_flagged']:>9.3f}{s['f1_other']:>10.3f}{s['macro_f1']:>10.3f}")
+    return "\n".join(lines)
 
 
 # --- low_credibility_link ---------------------------------------------------------------------------

@@ -98,6 +98,63 @@ def test_best_threshold_maximises_f1_on_held_out_scores():
     assert _best_threshold(scores, np.zeros(6, int)) == 1.0
 
 
+def test_best_threshold_for_macro_f1_keeps_some_of_the_other_class():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    truth = np.array([1, 1, 1, 1, 0, 1])
+    # F1 of the label alone is best flagging everything (0.909); macro-F1 stops above the one
+    # negative: F1 0.889 and 0.667 for the other class, against 0.909 and 0.
+    assert _best_threshold(scores, truth) == pytest.approx(0.4)
+    assert _best_threshold(scores, truth, "macro_f1") == pytest.approx(0.6)
+
+
+@pytest.fixture(scope="module")
+def two_languages():
+    """One noisy signal; language `b` has four positives for every one of `a`."""
+    rng = np.random.default_rng(1)
+    groups = np.array(["a"] * 300 + ["b"] * 300, dtype=object)
+    truth = np.r_[rng.random(300) < 0.2, rng.random(300) < 0.8]
+    X = (truth[:, None] + rng.normal(scale=0.8, size=(600, 4))).astype(np.float32)
+    y = [["abusive"] if t else [] for t in truth]
+    return X, y, groups
+
+
+def test_each_group_gets_its_own_threshold_and_predict_applies_it(two_languages):
+    X, y, groups = two_languages
+    model = TextClassifier(features="encoder", threshold_metric="macro_f1").fit(X, y, threshold_groups=groups)
+    assert sorted(model.group_thresholds_) == ["a", "b"]
+    assert model.group_thresholds_["a"][0] != model.group_thresholds_["b"][0]
+    probabilities = model.predict_proba(X)[:, 0]
+    rows = ["a", "b", "c"] * 200  # `c` has no threshold of its own: the overall one applies
+    expected = [model.group_thresholds_.get(g, model.thresholds_)[0] for g in rows]
+    assert np.array_equal(model.predict(X, rows)[:, 0], (probabilities >= expected).astype(np.int8))
+    assert np.array_equal(model.decision_scores(X, rows)[:, 0] >= 0.5, probabilities >= expected)
+    assert np.array_equal(model.predict(X)[:, 0], (probabilities >= model.thresholds_[0]).astype(np.int8))
+
+
+def test_a_group_with_too_few_examples_keeps_the_overall_threshold(two_languages):
+    X, y, groups = two_languages
+    groups = groups.copy()
+    groups[:5] = "rare"
+    model = TextClassifier(features="encoder").fit(X, y, threshold_groups=groups)
+    assert sorted(model.group_thresholds_) == ["a", "b"]
+    assert model.row_thresholds(["rare"], 1)[0, 0] == model.thresholds_[0]
+
+
+def test_group_thresholds_and_metric_survive_saving(two_languages, tmp_path):
+    X, y, groups = two_languages
+    model = TextClassifier(features="encoder", threshold_metric="macro_f1").fit(X, y, threshold_groups=groups)
+    model.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m")
+    assert loaded.threshold_metric == "macro_f1"
+    assert np.array_equal(loaded.predict(X, groups), model.predict(X, groups))
+
+
+def test_an_unknown_threshold_metric_is_one_clear_error(two_languages):
+    X, y, _ = two_languages
+    with pytest.raises(UserError, match="threshold_metric must be one of f1, macro_f1"):
+        TextClassifier(features="encoder", threshold_metric="accuracy").fit(X, y)
+
+
 def test_changed_weights_are_refused_at_load(tfidf_model, tmp_path):
     tfidf_model.save(tmp_path / "m")
     weights = tmp_path / "m" / "weights.npz"

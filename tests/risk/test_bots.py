@@ -86,6 +86,29 @@ def test_changed_weights_are_refused(tmp_path, small_model):
         BotLikeClassifier.load(tmp_path)
 
 
+def test_train_and_evaluate_commands_work_for_bot_like(caverlee, tmp_path):
+    from pipeline.cli import main
+
+    model_folder, labelled, report_file = tmp_path / "bots", tmp_path / "labelled.csv", tmp_path / "report.json"
+    assert main(["train", "bot_like", str(CAVERLEE_SAMPLE), "--out", str(model_folder)]) == 0
+    profiles, is_bot = caverlee
+    profiles.assign(is_bot=is_bot.map({True: "true", False: "false"})).to_csv(labelled, index=False)
+    assert main(["evaluate", "bot_like", str(labelled), "--model", str(model_folder), "--report", str(report_file)]) == 0
+    report = json.loads(report_file.read_text("utf-8"))
+    assert report["n"] == len(profiles) and report["threshold"] == round(load_model(model_folder).threshold, 4)
+    assert report["roc_auc"] > 0.7  # most of these accounts were trained on: a floor, not a measure
+
+
+def test_labelled_profiles_with_an_unreadable_label_are_one_clear_error(caverlee, tmp_path, capsys):
+    from pipeline.cli import main
+
+    profiles, _ = caverlee
+    path = tmp_path / "labelled.csv"
+    profiles.head(3).assign(is_bot=["true", "maybe", "false"]).to_csv(path, index=False)
+    assert main(["evaluate", "bot_like", str(path)]) == 2
+    assert "is_bot must be true/false, 1/0 or yes/no; row 2 has 'maybe'" in capsys.readouterr().err
+
+
 def test_the_estimator_clones_with_its_parameters():
     model = clone(BotLikeClassifier(n_bins=7, C=0.5, threshold=0.6))
     assert model.get_params()["n_bins"] == 7 and model.get_params()["threshold"] == 0.6

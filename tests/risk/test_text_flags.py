@@ -1,6 +1,7 @@
 """Text flags: the training-data loaders' caveat rules, a TF-IDF head on real rows, the shipped
 models on real-looking posts, and low-credibility link matching."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +156,68 @@ def test_shipped_domain_list_loads_as_registered_domains():
     domains = load_low_credibility_domains()
     assert "infowars.com" in domains and all(d == d.lower() and "/" not in d for d in domains)
     assert low_credibility_links(["https://www.infowars.com/posts/x"], domains) == ["infowars.com"]
+
+
+@pytest.fixture(scope="module")
+def checkworthy_file(checkworthy, tmp_path_factory):
+    """The CheckThat! rows as a user's labelled file: text, labels, lang, split."""
+    path = tmp_path_factory.mktemp("labelled") / "checkworthy.csv"
+    checkworthy.assign(labels=checkworthy["labels"].map("|".join))[["text", "labels", "lang", "split"]].to_csv(
+        path, index=False)
+    return path
+
+
+def test_train_and_evaluate_commands_work_for_a_text_flag(checkworthy, checkworthy_file, tmp_path):
+    from pipeline.cli import main
+
+    model_folder, report_file = tmp_path / "cw", tmp_path / "report.json"
+    assert main(["train", "check_worthy", str(checkworthy_file), "--out", str(model_folder),
+                 "--features", "tfidf", "--C", "4"]) == 0
+    model = TextClassifier.load(model_folder)
+    assert model.metadata_["task"] == "check_worthy" and model.threshold_metric == "f1"
+    assert "en" in model.group_thresholds_  # enough English rows of both kinds; Arabic keeps the overall one
+    assert main(["evaluate", "check_worthy", str(checkworthy_file), "--model", str(model_folder),
+                 "--report", str(report_file)]) == 0
+    report = json.loads(report_file.read_text("utf-8"))
+    dev = checkworthy[checkworthy["split"] == "dev"]
+    assert report["overall"]["rows"] == len(dev)
+    assert {name: s["rows"] for name, s in report["sets"].items()} == dev["lang"].value_counts().to_dict()
+    english = report["sets"]["en"]
+    assert english["macro_f1"] == pytest.approx((english["f1_flagged"] + english["f1_other"]) / 2, abs=1e-4)
+
+
+def test_evaluating_a_model_of_another_task_is_one_clear_error(checkworthy_file, tmp_path, capsys):
+    from pipeline.cli import main
+
+    assert main(["evaluate", "abusive", str(checkworthy_file), "--model", "check-worthy-fast"]) == 2
+    assert "was trained for check_worthy, not abusive" in capsys.readouterr().err
+
+
+def test_flag_data_with_other_labels_is_one_clear_error(tmp_path, capsys):
+    from pipeline.cli import main
+
+    path = tmp_path / "topics.csv"
+    pd.DataFrame({"text": ["a claim", "a greeting"], "labels": ["politics", ""], "lang": "en"}).to_csv(path, index=False)
+    assert main(["train", "abusive", str(path), "--out", str(tmp_path / "m"), "--features", "tfidf"]) == 2
+    assert "labels other than 'abusive': politics" in capsys.readouterr().err
+
+
+def test_shipped_abusive_models_have_a_threshold_per_language_for_macro_f1():
+    for name in ("abusive", "abusive-fast"):
+        description = json.loads((model_dir(name) / "model.json").read_text("utf-8"))
+        assert description["params"]["threshold_metric"] == "macro_f1"
+        assert {"ar", "en", "fr"} <= set(description["threshold_groups"])
+
+
+def test_score_posts_applies_each_posts_language_threshold():
+    from pipeline.models import score_posts
+
+    model = load("abusive-fast")
+    texts = [normalize_text(t) for t in INSULTS + COURTESY]
+    languages = ["en", "fr", "ar", "xx"]  # xx: no threshold of its own, the overall one applies
+    scores = score_posts(model, pd.DataFrame({"text_norm": texts, "lang": languages}))
+    assert np.allclose(scores, model.decision_scores(texts, languages))
+    thresholds = model.row_thresholds(languages, len(texts))[:, 0]
+    assert thresholds.tolist() == [model.group_thresholds_["en"][0], model.group_thresholds_["fr"][0],
+                                   model.group_thresholds_["ar"][0], model.thresholds_[0]]
+    assert np.array_equal(scores[:, 0] >= 0.5, model.predict_proba(texts)[:, 0] >= thresholds)
