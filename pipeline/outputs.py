@@ -147,14 +147,14 @@ class RunParts:
     def assemble(self, table: str, batches: int, path: Path, schema: pa.Schema, compression: str,
                  transform=None) -> int:
         """The first `batches` parts of `table`, in order, into one file at `path` (one row group
-        per non-empty part), each passed through `transform(frame) -> frame` when given; one
-        batch in memory at a time. Returns the rows written."""
+        per non-empty part), each passed through `transform(part) -> part` (Arrow tables) when
+        given; one batch in memory at a time. Returns the rows written."""
         writer = TableWriter(path, schema, compression)
         try:
             for number in range(batches):
                 part = self.read(table, number)
                 if part.num_rows:
-                    writer.write(transform(part.to_pandas(maps_as_pydicts="strict")) if transform else part)
+                    writer.write(transform(part) if transform else part)
         except BaseException:
             writer.abort()
             raise

@@ -304,6 +304,12 @@ def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float], 
     return enrich_batch(posts, _WORKER_CONTEXT)
 
 
+# What the archive pass reads of each post to flag it and count the flags per account and period.
+ARCHIVE_FLAG_INPUTS = ["platform", "post_id", "account_handle", "account_id", "created_at",
+                       "risk_flags", "risk_scores", "risk_reasons"]
+RISK_COLUMNS = ["risk_flags", "risk_scores", "risk_reasons"]
+
+
 def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumulators", config: dict,
                timings: dict) -> tuple[dict[str, int], pd.DataFrame]:
     """The final tables from the complete parts and the accumulators: posts.parquet (assembled
@@ -319,11 +325,16 @@ def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumula
     if risk is not None:
         outcome = risk.finish()
 
-        def flag_and_count(batch):
-            batch = outcome.apply_to_posts(batch)
+        def flag_and_count(part: pa.Table) -> pa.Table:
+            # Only the columns the flags read and write go through pandas: text, topics and
+            # the rest are copied as Arrow (this pass runs alone, after the stages, on every post).
+            flagged = outcome.apply_to_posts(part.select(ARCHIVE_FLAG_INPUTS).to_pandas(maps_as_pydicts="strict"))
             for accumulator in filter(None, (metrics, by_period)):
-                accumulator.count_risk_flags(batch)
-            return batch
+                accumulator.count_risk_flags(flagged)
+            written = to_arrow(flagged, pa.schema([posts_schema.field(name) for name in RISK_COLUMNS]))
+            for name in RISK_COLUMNS:
+                part = part.set_column(part.schema.get_field_index(name), posts_schema.field(name), written[name])
+            return part
 
     outputs["posts.parquet"] = parts.assemble("posts", batches, out / "posts.parquet", posts_schema,
                                               compression, flag_and_count)

@@ -71,22 +71,30 @@ def to_canonical(
         # Plain Python over object columns: pandas' Arrow strings cannot hold the lone
         # surrogates that mark invalid bytes, and those rows must reach the quarantine.
         values = frame[name].tolist()
-        wrong_type = [v is not None and (isinstance(v, bool) or not isinstance(v, _SCALARS)) for v in values]
-        reject(pd.Series(wrong_type), f"{name} has a wrong type (not text)")
-        texts = [None if bad else _as_text(v) for v, bad in zip(values, wrong_type)]
+        if all(v is None or type(v) is str for v in values):  # the usual case: text already
+            texts = values
+        else:
+            wrong_type = [v is not None and (isinstance(v, bool) or not isinstance(v, _SCALARS)) for v in values]
+            reject(pd.Series(wrong_type), f"{name} has a wrong type (not text)")
+            texts = [None if bad else _as_text(v) for v, bad in zip(values, wrong_type)]
         if name == "text":
             reject(pd.Series([t is None or not t.strip() for t in texts]), "missing text")
-        reject(pd.Series([t is not None and _INVALID_CHARS.search(t) is not None for t in texts]),
-               f"{name} has invalid bytes (not UTF-8, or NUL)")
-        reject(pd.Series([t is not None and len(t) > max_field_chars for t in texts]),
-               f"{name} longer than {max_field_chars} characters")
+        present = [t for t in texts if t is not None]
+        # Each check looks at the whole column at once first; row by row only when it fails.
+        if _INVALID_CHARS.search("".join(present)):
+            reject(pd.Series([t is not None and _INVALID_CHARS.search(t) is not None for t in texts]),
+                   f"{name} has invalid bytes (not UTF-8, or NUL)")
+        if present and max(map(len, present)) > max_field_chars:
+            reject(pd.Series([t is not None and len(t) > max_field_chars for t in texts]),
+                   f"{name} longer than {max_field_chars} characters")
         frame[name] = pd.Series(texts, dtype=object)
 
     for name in (*schema.COUNT_COLUMNS, "created_at", *_FLAG_FIELDS):
         # Text that is about to be parsed: invalid bytes would break the parsers' string types.
-        invalid = frame[name].map(lambda v: isinstance(v, str) and _INVALID_CHARS.search(v) is not None)
-        reject(invalid, f"{name} has invalid bytes (not UTF-8, or NUL)")
-        frame.loc[invalid.to_numpy(), name] = None
+        if _INVALID_CHARS.search("".join(v for v in frame[name] if isinstance(v, str))):
+            invalid = frame[name].map(lambda v: isinstance(v, str) and _INVALID_CHARS.search(v) is not None)
+            reject(invalid, f"{name} has invalid bytes (not UTF-8, or NUL)")
+            frame.loc[invalid.to_numpy(), name] = None
 
     for name in schema.COUNT_COLUMNS:
         counts, bad = _to_counts(frame[name])
@@ -169,11 +177,13 @@ def _as_text(value) -> str | None:
 
 def _to_counts(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Engagement counts: ints, numeric strings ("1,234", "12"), floats with no fraction."""
-    present = column.notna() & column.map(lambda v: not (isinstance(v, str) and v.strip() == ""))
-    as_text = column.where(present).map(
-        lambda v: v.strip().translate(_THOUSANDS_SEPARATORS) if isinstance(v, str) else v)
-    numbers = pd.to_numeric(as_text, errors="coerce")
-    is_bool = column.map(lambda v: isinstance(v, bool))
+    # List comprehensions rather than Series.map: this runs on every row of every batch.
+    values = column.tolist()
+    present = pd.Series([known and not (isinstance(v, str) and v.strip() == "")
+                         for known, v in zip(column.notna().to_numpy(), values)], index=column.index)
+    cleaned = [v.strip().translate(_THOUSANDS_SEPARATORS) if isinstance(v, str) else v for v in values]
+    numbers = pd.to_numeric(pd.Series(cleaned, index=column.index, dtype=object).where(present), errors="coerce")
+    is_bool = pd.Series([isinstance(v, bool) for v in values], index=column.index)
     # Below 2**63 so that the value fits an int64 (a float bound: `numbers` may hold bools).
     valid = numbers.notna() & (numbers >= 0) & (numbers < 2.0**63) & (numbers % 1 == 0) & ~is_bool
     bad = present & ~valid

@@ -62,16 +62,18 @@ def risk(posts: pd.DataFrame, context) -> pd.DataFrame:
     settings = context.config["risk"]
     for column in ("risk_flags", "risk_scores", "risk_reasons"):
         posts[column] = pd.Series([[] for _ in range(len(posts))], index=posts.index, dtype=object)
+    found = []
     for flag, models in settings["text_flags"].items():
         name = models[context.profile]
         if name:
             score = pd.Series(score_posts(load(name), posts)[:, 0], index=posts.index)
-            posts = add_flag(posts, flag, score, score >= 0.5, score.map(lambda s: f"{_TEXT_REASONS[flag]} "
-                                                                           f"(score {s:.2f})"))
+            found.append(Flag(flag, score, score >= 0.5,
+                              score.map(lambda s, flag=flag: f"{_TEXT_REASONS[flag]} (score {s:.2f})")))
     listed = posts["urls"].map(lambda urls: low_credibility_links(urls, _domains(settings["low_credibility_domains"])))
-    posts = add_flag(posts, "low_credibility_link", listed.map(lambda found: 1.0 if found else 0.0),
-                     listed.map(bool), listed.map(lambda found: "links to " + ", ".join(found) +
-                                                  " (listed in the low-credibility domains)" if found else ""))
+    found.append(Flag("low_credibility_link", listed.map(lambda hits: 1.0 if hits else 0.0), listed.map(bool),
+                      listed.map(lambda hits: "links to " + ", ".join(hits) +
+                                 " (listed in the low-credibility domains)" if hits else "")))
+    posts = add_flags(posts, found)
     # For the archive-wide coordination pass: computed here, where the stages run (worker
     # processes, Dask workers), carried to it in the batch and never written.
     posts[MINHASH] = minhash_column(posts, settings["coordination"])
@@ -88,14 +90,31 @@ def _domains(path: str) -> frozenset[str]:
     return load_low_credibility_domains(Path(path) if path else None)
 
 
-def add_flag(posts: pd.DataFrame, flag: str, score: pd.Series, flagged: pd.Series, reason: pd.Series) -> pd.DataFrame:
-    """Record one flag's score for every post, and the flag and its reason where raised."""
-    posts["risk_scores"] = [_pairs(existing) + [(flag, round(float(s), 4))]
-                            for existing, s in zip(posts["risk_scores"], score)]
-    posts["risk_flags"] = [list(existing) + [flag] if hit else list(existing)
-                           for existing, hit in zip(posts["risk_flags"], flagged)]
-    posts["risk_reasons"] = [_pairs(existing) + [(flag, why)] if hit else _pairs(existing)
-                             for existing, why, hit in zip(posts["risk_reasons"], reason, flagged)]
+@dataclass
+class Flag:
+    """One flag's evidence for a batch of posts (each Series on the posts' index)."""
+
+    name: str
+    score: pd.Series  # every post's
+    raised: pd.Series  # bool
+    reason: pd.Series  # read where raised
+
+
+def add_flags(posts: pd.DataFrame, flags: list[Flag]) -> pd.DataFrame:
+    """Record each flag's score for every post, and the flags raised with their reasons (one
+    pass over the posts for all the flags: the archive pass does this for every post)."""
+    if not flags:
+        return posts
+    names = [flag.name for flag in flags]
+    scores = zip(*[[round(float(s), 4) for s in flag.score] for flag in flags])
+    raised = list(zip(*[flag.raised.tolist() for flag in flags]))
+    reasons = zip(*[flag.reason.tolist() for flag in flags])
+    posts["risk_scores"] = [_pairs(existing) + list(zip(names, row))
+                            for existing, row in zip(posts["risk_scores"], scores)]
+    posts["risk_flags"] = [list(existing) + [name for name, hit in zip(names, hits) if hit]
+                           for existing, hits in zip(posts["risk_flags"], raised)]
+    posts["risk_reasons"] = [_pairs(existing) + [(name, why) for name, why, hit in zip(names, whys, hits) if hit]
+                             for existing, whys, hits in zip(posts["risk_reasons"], reasons, raised)]
     return posts
 
 
@@ -121,11 +140,12 @@ class RiskOutcome:
         from pipeline.risk import burst, coordination
 
         posts = posts.copy()
-        found = coordination.flag_posts(posts, self.coordination.posts)
-        posts = add_flag(posts, "coordinated", found["coordinated_score"], found["coordinated"],
-                         found["coordinated_reason"])
-        found = burst.flag_posts(posts, self.burst.periods, self.burst_settings)
-        return add_flag(posts, "burst", found["burst_score"], found["burst"], found["burst_reason"])
+        coordinated = coordination.flag_posts(posts, self.coordination.posts)
+        bursts = burst.flag_posts(posts, self.burst.periods, self.burst_settings)
+        return add_flags(posts, [
+            Flag("coordinated", coordinated["coordinated_score"], coordinated["coordinated"],
+                 coordinated["coordinated_reason"]),
+            Flag("burst", bursts["burst_score"], bursts["burst"], bursts["burst_reason"])])
 
     def apply_to_accounts(self, accounts: pd.DataFrame) -> pd.DataFrame:
         """accounts.parquet plus the coordination, burst and bot-likeness summaries."""
