@@ -44,7 +44,13 @@ def read_labelled(path: str | Path, split: str | None = None) -> pd.DataFrame:
     if missing:
         raise UserError(f"{path}: labelled data needs columns text and labels (missing: {', '.join(sorted(missing))})")
     if split is not None and "split" in frame.columns and not path.is_dir():
+        splits = sorted(frame["split"].astype(str).unique())
         frame = frame[frame["split"] == split]
+        if frame.empty:
+            raise UserError(f"{path}: no rows in split {split!r} (splits: {', '.join(splits) or 'none'}; "
+                            f"choose one with --split)")
+    if frame.empty:
+        raise UserError(f"{path}: no labelled rows")
     frame = frame.assign(text=frame["text"].astype(str), labels=frame["labels"].map(_as_label_list))
     if "lang" not in frame.columns:
         frame["lang"] = detect_languages(frame["text"].tolist(), _langid_settings())["lang"].to_numpy()

@@ -123,6 +123,14 @@ def test_training_labels_outside_the_taxonomy_are_one_clear_error(tmp_path, caps
     assert "not in the taxonomy: diplomacy" in capsys.readouterr().err
 
 
+def test_evaluating_a_split_with_no_rows_is_one_clear_error(tmp_path, capsys):
+    path = tmp_path / "train_only.csv"
+    pd.DataFrame({"text": ["Le ministre a reçu son homologue."], "labels": ["politics"], "lang": ["fr"],
+                  "split": ["train"]}).to_csv(path, index=False)
+    assert main(["evaluate", "topics", str(path), "--model", "topics-fast"]) == 2  # --split dev by default
+    assert "no rows in split 'dev' (splits: train; choose one with --split)" in capsys.readouterr().err
+
+
 def _topic_stages_config(folder: Path) -> Path:
     path = folder / "config.yaml"
     path.write_text(f"stages: [{', '.join(TOPIC_STAGES)}]\n", "utf-8")
