@@ -42,7 +42,7 @@ from pipeline.metrics import (AccountMetrics, activity_trends, actor_table, chec
 from pipeline.models import load, resolve_profile, topic_model_name
 from pipeline.outputs import RunParts, write_json, write_table
 from pipeline.registry import stages
-from pipeline.risk import CARRIED_COLUMNS, RiskAccumulator
+from pipeline.risk import CARRIED_COLUMNS, RISK_COLUMNS, RiskAccumulator
 from pipeline.schema import to_arrow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -305,9 +305,7 @@ def _enrich_in_worker(posts: pd.DataFrame) -> tuple[pa.Table, dict[str, float], 
 
 
 # What the archive pass reads of each post to flag it and count the flags per account and period.
-ARCHIVE_FLAG_INPUTS = ["platform", "post_id", "account_handle", "account_id", "created_at",
-                       "risk_flags", "risk_scores", "risk_reasons"]
-RISK_COLUMNS = ["risk_flags", "risk_scores", "risk_reasons"]
+ARCHIVE_FLAG_INPUTS = ["platform", "post_id", "account_handle", "account_id", "created_at", *RISK_COLUMNS]
 
 
 def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumulators", config: dict,

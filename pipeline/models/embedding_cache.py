@@ -20,6 +20,7 @@ import hashlib
 import sqlite3
 import sys
 import threading
+import time
 from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 DEFAULT_DIR = "embedding-cache"
 FILE_NAME = "vectors.sqlite"
 BUSY_TIMEOUT_MS = 60_000  # concurrent writers wait their turn this long before giving up
+OPEN_ATTEMPTS = 5  # opening a new file, which SQLite may report busy without waiting (below)
 CHUNK = 500  # keys per SELECT (SQLite limits the number of parameters)
 
 
@@ -103,16 +105,25 @@ class EmbeddingCache:
             raise sqlite3.OperationalError("unusable")
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            try:
-                connection.execute("PRAGMA journal_mode = WAL")
-                connection.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against crashes, fewer fsyncs
-                # A rowid table: its 1.5 kB rows fit in the pages (WITHOUT ROWID would spill each
-                # into an overflow page: 4.7 kB a vector on disk instead of 2.1 kB).
-                connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
-            except sqlite3.Error:
-                connection.close()
-                raise
+            for attempt in range(OPEN_ATTEMPTS):
+                connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                try:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    connection.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against crashes, fewer fsyncs
+                    # A rowid table: its 1.5 kB rows fit in the pages (WITHOUT ROWID would spill each
+                    # into an overflow page: 4.7 kB a vector on disk instead of 2.1 kB).
+                    connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+                    break
+                except sqlite3.OperationalError as exc:
+                    connection.close()
+                    # Processes opening a new file at once (Dask workers starting): switching it to
+                    # WAL takes a lock SQLite reports as busy without waiting for it. Try again.
+                    if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+                except sqlite3.Error:
+                    connection.close()
+                    raise
             self._connection = connection
         return self._connection
 

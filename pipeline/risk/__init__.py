@@ -36,6 +36,7 @@ FLAGS = ("check_worthy", "abusive", "coordinated", "burst", "bot_like", "low_cre
 # MinHash signatures): carried from the stages, in whatever process runs them, to
 # `RiskAccumulator`, and never written to the parts or posts.parquet.
 CARRIED_COLUMNS = {"minhash": pa.binary()}
+RISK_COLUMNS = ("risk_flags", "risk_scores", "risk_reasons")  # what the stage adds, and the archive pass extends
 
 
 def score_accounts(profiles, **options):
@@ -60,7 +61,7 @@ def risk(posts: pd.DataFrame, context) -> pd.DataFrame:
     from pipeline.risk.text_flags import low_credibility_links
 
     settings = context.config["risk"]
-    for column in ("risk_flags", "risk_scores", "risk_reasons"):
+    for column in RISK_COLUMNS:
         posts[column] = pd.Series([[] for _ in range(len(posts))], index=posts.index, dtype=object)
     found = []
     for flag, models in settings["text_flags"].items():
