@@ -322,6 +322,7 @@ def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumula
     flag_and_count = None
     if risk is not None:
         outcome = risk.finish()
+        risk_schema = pa.schema([posts_schema.field(name) for name in RISK_COLUMNS])
 
         def flag_and_count(part: pa.Table) -> pa.Table:
             # Only the columns the flags read and write go through pandas: text, topics and
@@ -329,7 +330,7 @@ def finish_run(out: Path, parts: RunParts, batches: int, accumulators: "Accumula
             flagged = outcome.apply_to_posts(part.select(ARCHIVE_FLAG_INPUTS).to_pandas(maps_as_pydicts="strict"))
             for accumulator in filter(None, (metrics, by_period)):
                 accumulator.count_risk_flags(flagged)
-            written = to_arrow(flagged, pa.schema([posts_schema.field(name) for name in RISK_COLUMNS]))
+            written = to_arrow(flagged, risk_schema)
             for name in RISK_COLUMNS:
                 part = part.set_column(part.schema.get_field_index(name), posts_schema.field(name), written[name])
             return part

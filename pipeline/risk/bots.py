@@ -689,18 +689,9 @@ _TRUE, _FALSE = {"true", "1", "yes", "1.0"}, {"false", "0", "no", "0.0"}  # is_b
 def read_labelled_profiles(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
     """Account profiles (canonical columns) and their `is_bot` labels (true/false, 1/0,
     yes/no) from a CSV, JSON lines or Parquet file, for `diplolens evaluate bot_like`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"labelled profiles not found: {path}")
-    try:
-        if path.suffix.lower() == ".parquet":
-            table = pd.read_parquet(path)
-        elif path.suffix.lower() in (".jsonl", ".ndjson"):
-            table = pd.read_json(path, lines=True, dtype=False)
-        else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, OSError) as exc:
-        raise UserError(f"cannot read labelled profiles {path}: {exc}")
+    from pipeline.topics.training import read_table_file
+
+    table = read_table_file(Path(path), "labelled profiles")
     if "is_bot" not in table.columns:
         raise UserError(f"{path}: labelled profiles need an is_bot column (true/false)")
     words = table["is_bot"].astype(str).str.strip().str.lower()

@@ -25,21 +25,7 @@ from pipeline.normalize import normalize_text
 def read_labelled(path: str | Path, split: str | None = None) -> pd.DataFrame:
     """`text`, `labels` (lists), `lang` (detected when absent) from a file or a datasets folder."""
     path = Path(path)
-    if path.is_dir():
-        frame = _read_datasets_folder(path, split)
-    elif path.is_file():
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".parquet":
-                frame = pd.read_parquet(path)
-            elif suffix in (".jsonl", ".ndjson", ".json"):
-                frame = pd.read_json(path, lines=suffix != ".json")
-            else:
-                frame = pd.read_csv(path, keep_default_na=False)
-        except (ValueError, OSError) as exc:
-            raise UserError(f"cannot read labelled data {path}: {exc}")
-    else:
-        raise UserError(f"labelled data not found: {path}")
+    frame = _read_datasets_folder(path, split) if path.is_dir() else read_table_file(path, "labelled data")
     missing = {"text", "labels"} - set(frame.columns)
     if missing:
         raise UserError(f"{path}: labelled data needs columns text and labels (missing: {', '.join(sorted(missing))})")
@@ -55,6 +41,21 @@ def read_labelled(path: str | Path, split: str | None = None) -> pd.DataFrame:
     if "lang" not in frame.columns:
         frame["lang"] = detect_languages(frame["text"].tolist(), _langid_settings())["lang"].to_numpy()
     return frame.reset_index(drop=True)
+
+
+def read_table_file(path: Path, what: str) -> pd.DataFrame:
+    """A CSV, JSON (lines) or Parquet file as a frame; a missing or unreadable file is one clear error."""
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return pd.read_json(path, lines=suffix != ".json")
+        return pd.read_csv(path, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"cannot read {what} {path}: {exc}")
 
 
 def _read_datasets_folder(path: Path, split: str | None) -> pd.DataFrame:
