@@ -189,20 +189,20 @@ def gold_figures(backends: dict, gold: pd.DataFrame, resamples: int = 1000) -> d
     model card), label decisions said yes, agreement with torch-fp32's labels, and a paired
     bootstrap (posts resampled, seeded) of the F1 difference with torch-fp32: its 95 % interval."""
     from pipeline.models import load
-    from pipeline.topics.training import _scores, evaluate
+    from pipeline.topics.training import evaluate, inputs_from_vectors, label_scores
 
     model = load("topics-e5")
     labels = list(model.classes_)
     truth = np.array([[label in row for label in labels] for row in gold["labels"]], dtype=bool)
     figures, predicted = {}, {}
     for name, encoder in backends.items():
-        vectors = encoder.encode(gold["text"].tolist())
-        report = evaluate(model, gold, inputs=vectors)
-        predicted[name] = model.predict(vectors).astype(bool)
+        inputs = inputs_from_vectors(gold["text"], encoder.encode(gold["text"].tolist()), model.features)
+        report = evaluate(model, gold, inputs=inputs)
+        predicted[name] = model.predict(inputs).astype(bool)
         figures[name] = {"micro_f1": report["overall"]["micro_f1"], "macro_f1": report["overall"]["macro_f1"],
                          "yes_decisions": int(predicted[name].sum())}
     samples = np.random.default_rng(SEED).integers(0, len(truth), (resamples, len(truth)))
-    reference = [_scores(truth[rows], predicted[REFERENCE][rows], labels) for rows in samples]
+    reference = [label_scores(truth[rows], predicted[REFERENCE][rows], labels) for rows in samples]
     for name, own in predicted.items():
         same = own == predicted[REFERENCE]
         figures[name].update(label_sets_equal=round(float(same.all(axis=1).mean()), 4),
@@ -210,7 +210,7 @@ def gold_figures(backends: dict, gold: pd.DataFrame, resamples: int = 1000) -> d
         if name != REFERENCE:
             differences = np.array([[scores[key] - base[key] for key in ("micro_f1", "macro_f1")]
                                     for rows, base in zip(samples, reference)
-                                    for scores in [_scores(truth[rows], own[rows], labels)]])
+                                    for scores in [label_scores(truth[rows], own[rows], labels)]])
             figures[name]["f1_difference_95ci"] = {
                 key: [round(float(x), 4) for x in np.percentile(differences[:, i], [2.5, 97.5])]
                 for i, key in enumerate(("micro_f1", "macro_f1"))}

@@ -47,3 +47,15 @@ def test_every_replicated_copy_repeats_posts_that_the_copy_before_holds():
         merged = copy[repeated].merge(before, on="id", suffixes=("", "_before"))
         assert (merged["account"] == merged["account_before"]).all()
         assert (merged["date"] == merged["date_before"]).all()
+
+
+def test_encoder_benchmark_scores_the_shipped_topic_heads_on_gold_posts(converted_encoder):
+    from benchmarks.encoder import gold_dev_posts, gold_figures
+    from pipeline.models.encoder import Encoder
+
+    gold = gold_dev_posts().head(40)
+    encoder = Encoder(converted_encoder)
+    figures = gold_figures({"torch-fp32": encoder, "same-again": encoder}, gold, resamples=20)
+    assert 0 < figures["torch-fp32"]["micro_f1"] <= 1
+    assert figures["same-again"]["label_sets_equal"] == 1.0
+    assert figures["same-again"]["f1_difference_95ci"] == {"micro_f1": [0.0, 0.0], "macro_f1": [0.0, 0.0]}

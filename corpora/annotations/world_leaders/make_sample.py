@@ -11,7 +11,11 @@ CANDIDATES_PER_LABEL posts that the run's topics model gives that label (candida
 the annotators see the text alone and label it by reading, as in round 1), the rest at random,
 at most ROUND2_PER_ACCOUNT per account.
 
-    python corpora/annotations/world_leaders/make_sample.py POSTS_PARQUET [--round 2]
+Round 3 (`--round 3`) adds ROUND3_SIZE more training posts drawn at random (no model chooses
+them), at most ROUND3_PER_ACCOUNT per account, so that the common labels' boundaries are
+learnt from posts as they come.
+
+    python corpora/annotations/world_leaders/make_sample.py POSTS_PARQUET [--round 2|3]
 
 POSTS_PARQUET is the posts.parquet of `diplolens run ../shared/data/world-leaders-tweets-2015-2019`.
 """
@@ -30,9 +34,12 @@ MIN_LANGUAGE_POSTS = 8
 CHUNK_SIZE = 220
 HERE = Path(__file__).parent
 ROUND1_ITEMS = 1685  # items 1-1685 are round 1, round 2 follows
+ROUND2_ITEMS = 2785  # items 1686-2785 are round 2, round 3 follows
 ROUND2_SIZE = 1100
 ROUND2_PER_ACCOUNT = 90
 CANDIDATES_PER_LABEL = 50
+ROUND3_SIZE = 1320
+ROUND3_PER_ACCOUNT = 100
 # Labels with under 70 positives among round 1's 1,685 posts.
 ROUND2_LABELS = ("culture", "sports", "human_rights", "health", "religion", "education", "environment",
                  "humanitarian", "science_technology", "arts", "consular", "tourism", "cuisine", "fashion")
@@ -60,9 +67,28 @@ def draw(posts: pd.DataFrame) -> pd.DataFrame:
     return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
 
 
-def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+def unlabelled_train_posts(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Posts with a language and a text no earlier round holds, on the train side of the split."""
     posts = posts[(posts["lang"] != "und") & ~posts["text"].isin(items["text"])].drop_duplicates("text")
-    posts = posts[~posts["post_id"].map(is_dev)]
+    return posts[~posts["post_id"].map(is_dev)]
+
+
+def numbered_train_items(sample: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    sample = sample.sample(frac=1, random_state=SEED)
+    sample["split"] = "train"
+    sample.insert(0, "item", range(int(items["item"].max()) + 1, int(items["item"].max()) + 1 + len(sample)))
+    return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
+
+
+def at_most_per_account(posts: pd.DataFrame, room) -> pd.DataFrame:
+    """`posts` shuffled, keeping at most `room` posts of each account (a number, or a Series by account)."""
+    posts = posts.sample(frac=1, random_state=SEED)
+    limit = posts["account_handle"].map(room) if isinstance(room, pd.Series) else room
+    return posts[posts.groupby("account_handle").cumcount() < limit]
+
+
+def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    posts = unlabelled_train_posts(posts, items)
     taken = {}
     for label in ROUND2_LABELS:
         candidates = posts[posts["topics"].map(lambda topics: label in topics) & ~posts.index.isin(list(taken))]
@@ -70,18 +96,20 @@ def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
             taken[index] = True
     picked = posts.loc[list(taken)]
     room = (ROUND2_PER_ACCOUNT - picked["account_handle"].value_counts()).clip(lower=0)
-    rest = posts.drop(picked.index).sample(frac=1, random_state=SEED)
-    rest = rest[rest.groupby("account_handle").cumcount() < rest["account_handle"].map(room).fillna(ROUND2_PER_ACCOUNT)]
-    sample = pd.concat([picked, rest.iloc[:max(0, ROUND2_SIZE - len(picked))]]).sample(frac=1, random_state=SEED)
-    sample["split"] = "train"
-    sample.insert(0, "item", range(int(items["item"].max()) + 1, int(items["item"].max()) + 1 + len(sample)))
-    return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
+    room = room.reindex(posts["account_handle"].unique(), fill_value=ROUND2_PER_ACCOUNT)
+    rest = at_most_per_account(posts.drop(picked.index), room)
+    return numbered_train_items(pd.concat([picked, rest.iloc[:max(0, ROUND2_SIZE - len(picked))]]), items)
+
+
+def draw_round3(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    return numbered_train_items(at_most_per_account(unlabelled_train_posts(posts, items), ROUND3_PER_ACCOUNT)
+                                .iloc[:ROUND3_SIZE], items)
 
 
 def main(posts_path: str, round_number: int) -> None:
     items_path, chunks = HERE / "items.csv", HERE / "chunks"
     done = len(pd.read_csv(items_path, usecols=["item"])) if items_path.is_file() else 0
-    if done > (0 if round_number == 1 else ROUND1_ITEMS):
+    if done > {1: 0, 2: ROUND1_ITEMS, 3: ROUND2_ITEMS}[round_number]:
         sys.exit(f"round {round_number} is already drawn ({items_path} holds {done} items); labels refer to them")
     columns = ["post_id", "account_handle", "lang", "text"] + (["topics"] if round_number == 2 else [])
     posts = pd.read_parquet(posts_path, columns=columns)
@@ -91,7 +119,8 @@ def main(posts_path: str, round_number: int) -> None:
         sample.to_csv(items_path, index=False)
     else:
         items = pd.read_csv(items_path, dtype={"post_id": str})
-        sample, first_chunk = draw_round2(posts, items), len(list(chunks.glob("chunk_*.csv"))) + 1
+        draw_more = draw_round2 if round_number == 2 else draw_round3
+        sample, first_chunk = draw_more(posts, items), len(list(chunks.glob("chunk_*.csv"))) + 1
         pd.concat([items, sample]).to_csv(items_path, index=False)
     for number, start in enumerate(range(0, len(sample), CHUNK_SIZE), start=first_chunk):
         sample.iloc[start:start + CHUNK_SIZE][["item", "text"]].to_csv(chunks / f"chunk_{number:02d}.csv", index=False)
@@ -104,6 +133,6 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("posts", help="posts.parquet of a run on the world-leaders archive")
-    parser.add_argument("--round", type=int, choices=(1, 2), default=1, dest="round_number")
+    parser.add_argument("--round", type=int, choices=(1, 2, 3), default=1, dest="round_number")
     arguments = parser.parse_args()
     main(arguments.posts, arguments.round_number)
