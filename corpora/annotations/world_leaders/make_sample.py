@@ -11,11 +11,11 @@ CANDIDATES_PER_LABEL posts that the run's topics model gives that label (candida
 the annotators see the text alone and label it by reading, as in round 1), the rest at random,
 at most ROUND2_PER_ACCOUNT per account.
 
-Round 3 (`--round 3`) adds ROUND3_SIZE more training posts drawn at random (no model chooses
-them), at most ROUND3_PER_ACCOUNT per account, so that the common labels' boundaries are
-learnt from posts as they come.
+Rounds 3 and later (`--round 3`, `--round 4`) each add RANDOM_ROUND_SIZE more training posts
+drawn at random (no model chooses them), at most RANDOM_ROUND_PER_ACCOUNT per account, so that
+the common labels' boundaries are learnt from posts as they come.
 
-    python corpora/annotations/world_leaders/make_sample.py POSTS_PARQUET [--round 2|3]
+    python corpora/annotations/world_leaders/make_sample.py POSTS_PARQUET [--round N]
 
 POSTS_PARQUET is the posts.parquet of `diplolens run ../shared/data/world-leaders-tweets-2015-2019`.
 """
@@ -34,12 +34,12 @@ MIN_LANGUAGE_POSTS = 8
 CHUNK_SIZE = 220
 HERE = Path(__file__).parent
 ROUND1_ITEMS = 1685  # items 1-1685 are round 1, round 2 follows
-ROUND2_ITEMS = 2785  # items 1686-2785 are round 2, round 3 follows
+ROUND2_ITEMS = 2785  # items 1686-2785 are round 2, the random rounds follow
 ROUND2_SIZE = 1100
 ROUND2_PER_ACCOUNT = 90
 CANDIDATES_PER_LABEL = 50
-ROUND3_SIZE = 1320
-ROUND3_PER_ACCOUNT = 100
+RANDOM_ROUND_SIZE = 1320
+RANDOM_ROUND_PER_ACCOUNT = 100
 # Labels with under 70 positives among round 1's 1,685 posts.
 ROUND2_LABELS = ("culture", "sports", "human_rights", "health", "religion", "education", "environment",
                  "humanitarian", "science_technology", "arts", "consular", "tourism", "cuisine", "fashion")
@@ -101,16 +101,21 @@ def draw_round2(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     return numbered_train_items(pd.concat([picked, rest.iloc[:max(0, ROUND2_SIZE - len(picked))]]), items)
 
 
-def draw_round3(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    return numbered_train_items(at_most_per_account(unlabelled_train_posts(posts, items), ROUND3_PER_ACCOUNT)
-                                .iloc[:ROUND3_SIZE], items)
+def draw_random_round(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    return numbered_train_items(at_most_per_account(unlabelled_train_posts(posts, items), RANDOM_ROUND_PER_ACCOUNT)
+                                .iloc[:RANDOM_ROUND_SIZE], items)
+
+
+def items_before(round_number: int) -> int:
+    return {1: 0, 2: ROUND1_ITEMS}.get(round_number, ROUND2_ITEMS + (round_number - 3) * RANDOM_ROUND_SIZE)
 
 
 def main(posts_path: str, round_number: int) -> None:
     items_path, chunks = HERE / "items.csv", HERE / "chunks"
     done = len(pd.read_csv(items_path, usecols=["item"])) if items_path.is_file() else 0
-    if done > {1: 0, 2: ROUND1_ITEMS, 3: ROUND2_ITEMS}[round_number]:
-        sys.exit(f"round {round_number} is already drawn ({items_path} holds {done} items); labels refer to them")
+    if done != items_before(round_number):
+        sys.exit(f"round {round_number} follows {items_before(round_number)} items, and {items_path} holds {done}: "
+                 "draw the rounds in order, once each (labels refer to the items)")
     columns = ["post_id", "account_handle", "lang", "text"] + (["topics"] if round_number == 2 else [])
     posts = pd.read_parquet(posts_path, columns=columns)
     chunks.mkdir(exist_ok=True)
@@ -119,7 +124,7 @@ def main(posts_path: str, round_number: int) -> None:
         sample.to_csv(items_path, index=False)
     else:
         items = pd.read_csv(items_path, dtype={"post_id": str})
-        draw_more = draw_round2 if round_number == 2 else draw_round3
+        draw_more = draw_round2 if round_number == 2 else draw_random_round
         sample, first_chunk = draw_more(posts, items), len(list(chunks.glob("chunk_*.csv"))) + 1
         pd.concat([items, sample]).to_csv(items_path, index=False)
     for number, start in enumerate(range(0, len(sample), CHUNK_SIZE), start=first_chunk):
@@ -133,6 +138,6 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("posts", help="posts.parquet of a run on the world-leaders archive")
-    parser.add_argument("--round", type=int, choices=(1, 2, 3), default=1, dest="round_number")
+    parser.add_argument("--round", type=int, default=1, dest="round_number", help="1, 2, or a random round (3 on)")
     arguments = parser.parse_args()
     main(arguments.posts, arguments.round_number)
