@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--taxonomy", metavar="FILE", help="taxonomy YAML (default: corpora/taxonomy.yaml)")
     train.add_argument("--split", default="train", help="split to train on when DATA has splits (default: train)")
     train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    train.add_argument("--hidden-units", type=int, default=0, metavar="N",
+                       help="encoder or hybrid features: a network of one hidden layer of N units over the "
+                            "vectors, averaged with the linear heads (the shipped topics-e5: 512; default: 0, none)")
 
     evaluate = commands.add_parser(
         "evaluate", help="evaluate a model on labelled data",
@@ -267,12 +270,12 @@ def _train(args) -> int:
 
             taxonomy = load_taxonomy(args.taxonomy)
             print(f"training on {len(frame):,} texts ({args.features} features, {len(taxonomy)} labels) ...")
-            model = train_topic_model(frame, taxonomy, args.features, C=args.C)
+            model = train_topic_model(frame, taxonomy, args.features, C=args.C, hidden_units=args.hidden_units)
         else:
             from pipeline.risk.text_flags import train_flag_model
 
             print(f"training on {len(frame):,} texts ({args.features} features, flag {args.task}) ...")
-            model = train_flag_model(frame, args.task, args.features, C=args.C)
+            model = train_flag_model(frame, args.task, args.features, C=args.C, hidden_units=args.hidden_units)
         model.save(out, model_metadata(out.name, args.features, frame, {"task": args.task, "data": str(args.data)}))
     print(f"model written to {out}; evaluate it with: diplolens evaluate {args.task} DATA --model {out}")
     return 0

@@ -16,6 +16,13 @@ and a run passes each post's language. Three feature views:
   signal (insults, dialect profanity) and the encoder alone blurs them. `X` is a DataFrame
   with `text` and `embedding` columns, or a list of texts (embedded here).
 
+With `hidden_units` > 0 (encoder and hybrid views), a small neural network (one hidden
+ReLU layer over the e5 vectors, all labels at once) is trained beside the linear heads and the
+two probabilities are averaged: a label whose examples form several clusters in the vector
+space (SIB-200's "geography" sentences and posts on climate policy both teach `environment`)
+is not linearly separable there, and the network can draw that boundary, while the linear
+heads keep the n-grams' words.
+
 Fitted classifiers are saved as JSON and NumPy arrays only (no pickle: a model folder from
 somewhere else cannot run code when loaded), and `model.json` holds the sha256 of the
 weights, checked at load.
@@ -23,15 +30,18 @@ weights, checked at load.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix, hstack
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from pipeline.errors import UserError
@@ -41,6 +51,9 @@ from pipeline.models.store import load_model_files, save_model_files
 FORMAT_VERSION = 1
 FEATURES = ("encoder", "tfidf", "hybrid")
 THRESHOLD_METRICS = ("f1", "macro_f1")
+MLP_EPOCHS = 40  # a fixed budget rather than convergence: what the shipped topic heads were measured with
+MLP_ALPHA = 1e-3
+MLP_ARRAYS = ("mlp_hidden_weights", "mlp_hidden_bias", "mlp_output_weights", "mlp_output_bias")
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -52,13 +65,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, features: str = "encoder", C: float = 1.0, class_weight: str | None = "balanced",
                  threshold_folds: int = 3, threshold_metric: str = "f1", max_features: int = 150_000,
-                 encoder=None, random_state: int = 0):
+                 hidden_units: int = 0, encoder=None, random_state: int = 0):
         self.features = features
         self.C = C
         self.class_weight = class_weight
         self.threshold_folds = threshold_folds
         self.threshold_metric = threshold_metric
         self.max_features = max_features
+        self.hidden_units = hidden_units
         self.encoder = encoder  # a pipeline.models.encoder.Encoder; loaded on first use when None
         self.random_state = random_state
 
@@ -111,12 +125,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.threshold_metric not in THRESHOLD_METRICS:
             raise UserError(f"threshold_metric must be one of {', '.join(THRESHOLD_METRICS)}, "
                             f"not {self.threshold_metric!r}")
+        if not isinstance(self.hidden_units, (int, np.integer)) or self.hidden_units < 0:
+            raise UserError(f"hidden_units must be a whole number >= 0, not {self.hidden_units!r}")
         binarizer = MultiLabelBinarizer(classes=labels) if labels else MultiLabelBinarizer()
         Y = binarizer.fit_transform(y)
         self.classes_ = np.array(binarizer.classes_, dtype=object)
         features = self._featurize(X, fitting=True)
+        vectors = self._mlp_vectors(features)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        out_of_fold = self._out_of_fold_scores(features, Y, weights)
+        out_of_fold = self._out_of_fold_scores(features, vectors, Y, weights)
         chosen = np.ones(len(Y), bool) if threshold_rows is None else np.asarray(threshold_rows, bool)
         self.thresholds_ = np.array([
             _best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric)
@@ -134,12 +151,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                         _best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric) if enough[j]
                         else self.thresholds_[j] for j in range(Y.shape[1])])
         self.coef_, self.intercept_ = self._fit_heads(features, Y, weights)
+        self.mlp_ = self._fit_mlp(vectors, Y, weights)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         features = self._featurize(X)
-        logits = features @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-np.asarray(logits)))
+        linear = _sigmoid(np.asarray(features @ self.coef_.T) + self.intercept_)
+        mlp = getattr(self, "mlp_", None)
+        if mlp is None:
+            return linear
+        return (linear + _mlp_proba(mlp, self._mlp_vectors(features))) / 2
 
     def predict(self, X, groups=None) -> np.ndarray:
         """The label-indicator matrix; `groups` (e.g. each text's language) picks each row's
@@ -175,13 +196,37 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
         return coef, intercept
 
-    def _out_of_fold_scores(self, features, Y, weights=None) -> np.ndarray:
+    def _mlp_vectors(self, features) -> np.ndarray | None:
+        """The e5 vectors the network reads (None when it is not used): the features themselves,
+        or the hybrid view's columns after the n-grams (not embedded a second time)."""
+        if not self.hidden_units or self.features == "tfidf":
+            return None
+        if self.features == "encoder":
+            return features
+        return features[:, len(self.vectorizer_.vocabulary_):].toarray().astype(np.float32, copy=False)
+
+    def _fit_mlp(self, vectors, Y, weights=None) -> tuple[np.ndarray, ...] | None:
+        if vectors is None:
+            return None
+        network = MLPClassifier(hidden_layer_sizes=(self.hidden_units,), alpha=MLP_ALPHA,
+                                batch_size=min(256, len(vectors)), max_iter=MLP_EPOCHS,
+                                random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the epoch budget is the stopping rule
+            network.fit(vectors, Y, sample_weight=weights)
+        (hidden, output), (hidden_bias, output_bias) = network.coefs_, network.intercepts_
+        return tuple(a.astype(np.float32) for a in (hidden, hidden_bias, output, output_bias))
+
+    def _out_of_fold_scores(self, features, vectors, Y, weights=None) -> np.ndarray:
         scores = np.zeros(Y.shape, np.float32)
         folds = KFold(self.threshold_folds, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(Y):
-            coef, intercept = self._fit_heads(features[train], Y[train],
-                                              None if weights is None else weights[train])
-            scores[held_out] = 1.0 / (1.0 + np.exp(-(np.asarray(features[held_out] @ coef.T) + intercept)))
+            fold_weights = None if weights is None else weights[train]
+            coef, intercept = self._fit_heads(features[train], Y[train], fold_weights)
+            scores[held_out] = _sigmoid(np.asarray(features[held_out] @ coef.T) + intercept)
+            if vectors is not None:
+                mlp = self._fit_mlp(vectors[train], Y[train], fold_weights)
+                scores[held_out] = (scores[held_out] + _mlp_proba(mlp, vectors[held_out])) / 2
         return scores
 
     # --- persistence ----------------------------------------------------------------------------
@@ -190,6 +235,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # n-gram weights are many and small: half precision halves the folder at no measurable cost
         arrays = {"coef": self.coef_.astype(np.float32 if self.features == "encoder" else np.float16),
                   "intercept": self.intercept_, "thresholds": self.thresholds_}
+        if getattr(self, "mlp_", None) is not None:
+            arrays.update(zip(MLP_ARRAYS, self.mlp_))
         groups = sorted(self.group_thresholds_)
         if groups:
             arrays["group_thresholds"] = np.stack([self.group_thresholds_[group] for group in groups])
@@ -197,7 +244,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "format_version": FORMAT_VERSION, "estimator": "TextClassifier", "features": self.features,
             "labels": list(self.classes_), "threshold_groups": groups,
             "params": {"C": self.C, "class_weight": self.class_weight, "max_features": self.max_features,
-                       "threshold_metric": self.threshold_metric},
+                       "threshold_metric": self.threshold_metric, "hidden_units": self.hidden_units},
             **(metadata or {}),
         }
         if self.features != "encoder":
@@ -212,11 +259,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             params = description["params"]
             model = cls(features=description["features"], C=params["C"], class_weight=params["class_weight"],
                         max_features=params["max_features"], encoder=encoder,
-                        threshold_metric=params.get("threshold_metric", "f1"))  # models saved before it: f1
+                        threshold_metric=params.get("threshold_metric", "f1"),  # models saved before it: f1
+                        hidden_units=params.get("hidden_units", 0))
             model.classes_ = np.array(description["labels"], dtype=object)
             model.coef_ = arrays["coef"].astype(np.float32)
             model.intercept_ = arrays["intercept"]
             model.thresholds_ = arrays["thresholds"]
+            model.mlp_ = tuple(arrays[name] for name in MLP_ARRAYS) if MLP_ARRAYS[0] in arrays else None
             groups = description.get("threshold_groups", [])
             model.group_thresholds_ = dict(zip(groups, arrays["group_thresholds"])) if groups else {}
             model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
@@ -228,6 +277,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             # A model.json from elsewhere whose weights match it: refused, not an internal error.
             raise UserError(f"cannot load text classifier from {folder}: missing or malformed {exc}")
         return model
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def _mlp_proba(mlp: tuple[np.ndarray, ...], vectors: np.ndarray) -> np.ndarray:
+    """The network's probabilities, as scikit-learn's MLPClassifier computes them (ReLU, logistic)."""
+    hidden_weights, hidden_bias, output_weights, output_bias = mlp
+    return _sigmoid(np.maximum(vectors @ hidden_weights + hidden_bias, 0) @ output_weights + output_bias)
 
 
 def _tfidf(max_features: int) -> TfidfVectorizer:

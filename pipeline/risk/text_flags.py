@@ -161,7 +161,7 @@ def _resolve_overlaps(frame: pd.DataFrame) -> pd.DataFrame:
 # --- training and evaluation -----------------------------------------------------------------------
 
 def train_flag_model(frame: pd.DataFrame, flag: str, features: str, C: float = 1.0, inputs=None, encoder=None,
-                     sample_weight=None):
+                     sample_weight=None, hidden_units: int = 0):
     """A `TextClassifier` of one flag from `frame` (`text`, `labels`: `[flag]` or `[]`, `lang`),
     its thresholds tuned for the flag's measure on out-of-fold scores, one per language with
     enough examples of both kinds (the sets' base rates differ by language). `inputs`:
@@ -172,7 +172,8 @@ def train_flag_model(frame: pd.DataFrame, flag: str, features: str, C: float = 1
     check_flag_labels(frame, flag)
     if inputs is None:
         inputs = model_inputs(frame["text"], features, encoder)
-    model = TextClassifier(features=features, C=C, threshold_metric=THRESHOLD_METRICS[flag], encoder=encoder)
+    model = TextClassifier(features=features, C=C, threshold_metric=THRESHOLD_METRICS[flag],
+                           hidden_units=hidden_units, encoder=encoder)
     return model.fit(inputs, frame["labels"].tolist(), labels=[flag], threshold_groups=frame["lang"].tolist(),
                      sample_weight=sample_weight)
 

@@ -116,12 +116,13 @@ def inputs_from_vectors(normalised_texts, vectors, features: str):
 
 
 def train_topic_model(frame: pd.DataFrame, taxonomy: list[str], features: str, C: float = 1.0,
-                      encoder=None, inputs=None) -> TextClassifier:
-    """Fit a classifier on `frame` (text, labels). `inputs`: precomputed `model_inputs`."""
+                      encoder=None, inputs=None, hidden_units: int = 0) -> TextClassifier:
+    """Fit a classifier on `frame` (text, labels). `inputs`: precomputed `model_inputs`;
+    `hidden_units`: the network beside the linear heads (`TextClassifier`), 0 for none."""
     check_labels(frame, taxonomy)
     if inputs is None:
         inputs = model_inputs(frame["text"], features, encoder)
-    model = TextClassifier(features=features, C=C, encoder=encoder)
+    model = TextClassifier(features=features, C=C, hidden_units=hidden_units, encoder=encoder)
     return model.fit(inputs, frame["labels"].tolist(), labels=taxonomy)
 
 

@@ -90,6 +90,34 @@ def test_encoder_vectors_can_be_given_directly():
     assert model.predict_labels(X[:1]) == [["a"]]
 
 
+def xor_clusters(rows_per_cluster: int = 150, dimensions: int = 8):
+    """Two labels whose examples lie in opposite corners: no linear boundary separates them."""
+    rng = np.random.default_rng(0)
+    corners = {"a": [(1, 1), (-1, -1)], "b": [(1, -1), (-1, 1)]}
+    X, y = [], []
+    for label, points in corners.items():
+        for point in points:
+            center = np.r_[point, np.zeros(dimensions - 2)] * 3
+            X.append(center + 0.3 * rng.normal(size=(rows_per_cluster, dimensions)))
+            y += [[label]] * rows_per_cluster
+    return np.vstack(X).astype(np.float32), y
+
+
+def test_hidden_layer_learns_labels_that_no_linear_head_separates(tmp_path):
+    X, y = xor_clusters()
+    truth = np.array([row[0] for row in y])
+    linear = TextClassifier(features="encoder").fit(X, y)
+    with_network = TextClassifier(features="encoder", hidden_units=32).fit(X, y)
+    accuracy = {name: (model.classes_[model.decision_scores(X).argmax(axis=1)] == truth).mean()
+                for name, model in (("linear", linear), ("network", with_network))}
+    assert accuracy["linear"] < 0.75 and accuracy["network"] >= 0.95
+
+    with_network.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m")
+    assert loaded.hidden_units == 32
+    assert np.allclose(loaded.predict_proba(X), with_network.predict_proba(X), atol=1e-5)
+
+
 def test_best_threshold_maximises_f1_on_held_out_scores():
     scores = np.array([0.9, 0.8, 0.35, 0.3, 0.2, 0.1])
     truth = np.array([1, 1, 0, 1, 0, 0])
@@ -202,3 +230,18 @@ def test_hybrid_classifier_reads_ngrams_and_vectors_side_by_side(sib, sib_vector
     loaded = TextClassifier.load(tmp_path / "m", encoder=encoder)
     # Texts alone are embedded by the model's encoder: the same scores as with the vectors given.
     assert np.allclose(loaded.predict_proba(held_out["text"].tolist()), model.predict_proba(inputs), atol=2e-3)
+
+
+def test_hybrid_classifier_with_a_hidden_layer_reads_the_vectors_once(sib, sib_vectors, tmp_path):
+    train, held_out = sib
+    encoder, train_vectors, held_out_vectors = sib_vectors
+    model = TextClassifier(features="hybrid", C=4.0, hidden_units=64).fit(
+        pd.DataFrame({"text": train["text"].tolist(), "embedding": list(train_vectors)}),
+        [[c] for c in train["category"]])
+    inputs = pd.DataFrame({"text": held_out["text"].tolist(), "embedding": list(held_out_vectors)})
+    best = model.classes_[model.decision_scores(inputs).argmax(axis=1)]
+    assert (best == held_out["category"].to_numpy()).mean() >= 0.7
+
+    model.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m", encoder=encoder)
+    assert np.allclose(loaded.predict_proba(inputs), model.predict_proba(inputs), atol=2e-3)

@@ -106,6 +106,23 @@ def test_train_and_evaluate_commands_round_trip(sib_labelled, tmp_path, capsys):
     assert figures["overall"]["per_label"]["sports"]["support"] > 0
 
 
+def test_train_with_a_hidden_layer_writes_the_network_and_evaluates(sib_labelled, tmp_path, capsys,
+                                                                     converted_encoder, monkeypatch):
+    monkeypatch.setenv("DIPLOLENS_HOME", str(converted_encoder.parent))  # where the encoder is looked for
+    model = tmp_path / "my-topics"
+    assert main(["train", "topics", str(sib_labelled), "--out", str(model), "--features", "hybrid",
+                 "--hidden-units", "16"]) == 0
+    assert json.loads((model / "model.json").read_text("utf-8"))["params"]["hidden_units"] == 16
+    assert main(["evaluate", "topics", str(sib_labelled), "--model", str(model)]) == 0
+    assert "micro-F1" in capsys.readouterr().out
+
+
+def test_a_negative_hidden_layer_is_one_clear_error(sib_labelled, tmp_path, capsys):
+    assert main(["train", "topics", str(sib_labelled), "--out", str(tmp_path / "m"), "--features", "tfidf",
+                 "--hidden-units", "-1"]) == 2
+    assert "hidden_units must be a whole number >= 0" in capsys.readouterr().err
+
+
 def test_run_uses_a_trained_model_named_on_the_command_line(sib_labelled, sample_slice, tmp_path):
     model = tmp_path / "my-topics"
     assert main(["train", "topics", str(sib_labelled), "--out", str(model), "--features", "tfidf"]) == 0
