@@ -232,8 +232,8 @@ CARD_INTRO = {
                   "side by side with TF-IDF character n-grams of the post (`features: hybrid`), averaged "
                   "with a network of one hidden layer (512 ReLU units) over the vectors: the vectors carry "
                   "meaning across languages, the n-grams the words, hashtags and names that posts of one kind "
-                  "share, and the network labels whose examples form several clusters (SIB-200's geography "
-                  "sentences and posts on climate policy both teach `environment`)."),
+                  "share, and the network separates labels whose examples form several clusters "
+                  "(SIB-200's geography sentences and posts on climate policy both teach `environment`)."),
     "topics-fast": ("Fast profile (no torch): TF-IDF character n-grams and one logistic-regression head per "
                     "label, trained on the gold labels plus `topics-e5`'s labels for unlabelled real "
                     "texts (distillation): the world-leaders posts, UMSAB tweets (8 languages) and "
