@@ -189,7 +189,8 @@ def gold_figures(backends: dict, gold: pd.DataFrame, resamples: int = 1000) -> d
     model card), label decisions said yes, agreement with torch-fp32's labels, and a paired
     bootstrap (posts resampled, seeded) of the F1 difference with torch-fp32: its 95 % interval."""
     from pipeline.models import load
-    from pipeline.topics.training import evaluate, inputs_from_vectors, label_scores
+    from pipeline.models.heads import inputs_from_vectors
+    from pipeline.topics.training import evaluate, label_scores
 
     model = load("topics-e5")
     labels = list(model.classes_)

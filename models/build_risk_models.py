@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from pipeline.models.encoder import Encoder, VectorCache, build_arguments  # noqa: E402
+from pipeline.models.heads import inputs_from_vectors  # noqa: E402
 from pipeline.risk.text_flags import (ABUSIVE, CHECK_WORTHY, flag_report, load_abusive,  # noqa: E402
                                       load_checkworthy, train_flag_model)
 from pipeline.topics.training import model_metadata  # noqa: E402
@@ -96,12 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             capped = cap_rows(train, caps).reset_index(drop=True)
             print(f"{name}: {len(capped):,} training rows for the e5 head ({len(train):,} in all), "
                   f"{len(dev):,} dev rows", flush=True)
-            X_dev = cache.encode(encoder, dev["text"].tolist(), report_as=f"{name} dev")
-            X_train = cache.encode(encoder, capped["text"].tolist(), report_as=f"{name} train")
-            inputs_train, inputs_dev = X_train, X_dev
-            if accurate_features == "hybrid":
-                inputs_train = pd.DataFrame({"text": capped["text"].tolist(), "embedding": list(X_train)})
-                inputs_dev = pd.DataFrame({"text": dev["text"].tolist(), "embedding": list(X_dev)})
+            vectors = {part: cache.encode(encoder, frame["text"].tolist(), report_as=f"{name} {part}")
+                       for part, frame in (("dev", dev), ("train", capped))}
+            inputs_train = inputs_from_vectors(capped["text"], vectors["train"], accurate_features)
+            inputs_dev = inputs_from_vectors(dev["text"], vectors["dev"], accurate_features)
             accurate = train_flag_model(capped, flag, accurate_features, accurate_C, inputs=inputs_train)
             builds.append((name, accurate, capped, inputs_dev, accurate_features))
         if args.profile != "accurate":

@@ -32,10 +32,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from pipeline.models.encoder import Encoder, VectorCache, build_arguments  # noqa: E402
-from pipeline.models.heads import TextClassifier  # noqa: E402
+from pipeline.models.heads import TextClassifier, inputs_from_vectors  # noqa: E402
 from pipeline.normalize import normalize_text  # noqa: E402
 from pipeline.topics.corpus import DEFAULT_MAPPINGS, DEFAULT_TAXONOMY, build_topic_corpus, load_taxonomy  # noqa: E402
-from pipeline.topics.training import MIN_MACRO_SUPPORT, evaluate, inputs_from_vectors, model_metadata  # noqa: E402
+from pipeline.topics.training import MIN_MACRO_SUPPORT, evaluate, model_metadata  # noqa: E402
 
 GOLD = "world_leaders_gold"
 SIB = "sib-200"

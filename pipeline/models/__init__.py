@@ -61,7 +61,8 @@ def score_posts(model, posts) -> "np.ndarray":
     has one, at 0.5) for a batch: from the batch's encoder vectors (the `embed` stage) or from
     its normalised text."""
     import numpy as np
-    import pandas as pd
+
+    from pipeline.models.heads import inputs_from_vectors
 
     if posts.empty:
         return np.zeros((0, len(model.classes_)))
@@ -73,10 +74,8 @@ def score_posts(model, posts) -> "np.ndarray":
     if EMBEDDING not in posts:
         raise UserError(f"model {model.metadata_.get('name')} reads encoder vectors: add the `embed` stage "
                         f"before it and use the accurate profile")
-    if model.features == "encoder":
-        return model.decision_scores(np.stack(posts[EMBEDDING].to_numpy()), languages)
-    return model.decision_scores(pd.DataFrame({"text": posts["text_norm"].tolist(),
-                                               "embedding": posts[EMBEDDING].tolist()}), languages)
+    vectors = np.stack(posts[EMBEDDING].to_numpy())
+    return model.decision_scores(inputs_from_vectors(posts["text_norm"], vectors, model.features), languages)
 
 
 def encoder_available(config: dict) -> bool:

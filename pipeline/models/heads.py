@@ -157,10 +157,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         features = self._featurize(X)
         linear = _sigmoid(np.asarray(features @ self.coef_.T) + self.intercept_)
-        mlp = getattr(self, "mlp_", None)
-        if mlp is None:
+        if self.mlp_ is None:
             return linear
-        return (linear + _mlp_proba(mlp, self._mlp_vectors(features))) / 2
+        return (linear + _mlp_proba(self.mlp_, self._mlp_vectors(features))) / 2
 
     def predict(self, X, groups=None) -> np.ndarray:
         """The label-indicator matrix; `groups` (e.g. each text's language) picks each row's
@@ -235,7 +234,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # n-gram weights are many and small: half precision halves the folder at no measurable cost
         arrays = {"coef": self.coef_.astype(np.float32 if self.features == "encoder" else np.float16),
                   "intercept": self.intercept_, "thresholds": self.thresholds_}
-        if getattr(self, "mlp_", None) is not None:
+        if self.mlp_ is not None:
             arrays.update(zip(MLP_ARRAYS, self.mlp_))
         groups = sorted(self.group_thresholds_)
         if groups:
@@ -277,6 +276,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             # A model.json from elsewhere whose weights match it: refused, not an internal error.
             raise UserError(f"cannot load text classifier from {folder}: missing or malformed {exc}")
         return model
+
+
+def inputs_from_vectors(normalised_texts, vectors: np.ndarray, features: str):
+    """What an `encoder` or `hybrid` classifier reads, given the texts' encoder vectors."""
+    if features == "encoder":
+        return vectors
+    return pd.DataFrame({"text": list(normalised_texts), "embedding": list(vectors)})
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import __version__
 from pipeline.errors import UserError
 from pipeline.langid import detect_languages
-from pipeline.models.heads import TextClassifier
+from pipeline.models.heads import TextClassifier, inputs_from_vectors
 from pipeline.normalize import normalize_text
 
 
@@ -106,13 +106,6 @@ def model_inputs(texts, features: str, encoder=None, cache: Path | None = None):
     encoder = encoder or Encoder()
     vectors = encoder.encode(normalised) if cache is None else VectorCache(cache).encode(encoder, normalised)
     return inputs_from_vectors(normalised, vectors, features)
-
-
-def inputs_from_vectors(normalised_texts, vectors, features: str):
-    """What an `encoder` or `hybrid` classifier reads, given the texts' encoder vectors."""
-    if features == "encoder":
-        return vectors
-    return pd.DataFrame({"text": list(normalised_texts), "embedding": list(vectors)})
 
 
 def train_topic_model(frame: pd.DataFrame, taxonomy: list[str], features: str, C: float = 1.0,

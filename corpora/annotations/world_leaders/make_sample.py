@@ -76,7 +76,8 @@ def unlabelled_train_posts(posts: pd.DataFrame, items: pd.DataFrame) -> pd.DataF
 def numbered_train_items(sample: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     sample = sample.sample(frac=1, random_state=SEED)
     sample["split"] = "train"
-    sample.insert(0, "item", range(int(items["item"].max()) + 1, int(items["item"].max()) + 1 + len(sample)))
+    first = int(items["item"].max()) + 1
+    sample.insert(0, "item", range(first, first + len(sample)))
     return sample[["item", "post_id", "account_handle", "lang", "split", "text"]]
 
 
