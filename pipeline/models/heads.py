@@ -43,6 +43,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.utils import check_array
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from pipeline.errors import UserError
 from pipeline.models.ngrams import CachedCharNgrams
@@ -61,6 +64,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     `predict` returns the label-indicator matrix (scikit-learn's multi-label convention);
     `predict_labels` the label names per text.
+
+    `y` may also be any scikit-learn classification target: a label-indicator matrix (multi-label,
+    as label lists), or one class per row (binary or multiclass). Then the classes exclude each
+    other: `predict_proba` sums to one per row, `predict` returns each row's most probable class
+    and no thresholds are tuned. With the `encoder` view and a numeric `X`, the estimator passes
+    scikit-learn's `check_estimator` (tests/models/test_estimator_checks.py).
     """
 
     def __init__(self, features: str = "encoder", C: float = 1.0, class_weight: str | None = "balanced",
@@ -82,7 +91,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.features not in FEATURES:
             raise UserError(f"features must be one of {', '.join(FEATURES)}, not {self.features!r}")
         if self.features == "encoder":
-            return self._vectors(X)
+            if _is_texts(X) or isinstance(X, pd.DataFrame) and "embedding" in X:
+                return self._vectors(X)
+            # A matrix of vectors: checked as scikit-learn checks any numeric input.
+            return validate_data(self, X, reset=fitting, dtype=np.float32)
         texts = X["text"].tolist() if isinstance(X, pd.DataFrame) else list(X)
         if fitting:
             self.vectorizer_ = _tfidf(self.max_features)
@@ -127,12 +139,17 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                             f"not {self.threshold_metric!r}")
         if not isinstance(self.hidden_units, (int, np.integer)) or self.hidden_units < 0:
             raise UserError(f"hidden_units must be a whole number >= 0, not {self.hidden_units!r}")
-        binarizer = MultiLabelBinarizer(classes=labels) if labels else MultiLabelBinarizer()
-        Y = binarizer.fit_transform(y)
-        self.classes_ = np.array(binarizer.classes_, dtype=object)
+        Y, self.classes_, self.multilabel_ = _indicator_targets(y, labels)
         features = self._featurize(X, fitting=True)
+        check_consistent_length(features, Y)
         vectors = self._mlp_vectors(features)
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        weights = None if sample_weight is None else _row_weights(sample_weight, len(Y))
+        self.coef_, self.intercept_ = self._fit_heads(features, Y, weights)
+        self.mlp_ = self._fit_mlp(vectors, Y, weights)
+        self.group_thresholds_ = {}
+        if not self.multilabel_:  # exclusive classes: the most probable one, no threshold
+            self.thresholds_ = np.full(Y.shape[1], 0.5)
+            return self
         out_of_fold = self._out_of_fold_scores(features, vectors, Y, weights)
         chosen = np.ones(len(Y), bool) if threshold_rows is None else np.asarray(threshold_rows, bool)
         self.thresholds_ = np.array([
@@ -140,7 +157,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             for j in range(Y.shape[1])
             for rows in [chosen if Y[chosen, j].sum() >= min_threshold_positives else slice(None)]
         ])
-        self.group_thresholds_ = {}
         if threshold_groups is not None:
             groups = np.asarray(threshold_groups, dtype=object)
             for group in sorted(set(groups[chosen]) - {None}):
@@ -150,23 +166,31 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     self.group_thresholds_[group] = np.array([
                         _best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric) if enough[j]
                         else self.thresholds_[j] for j in range(Y.shape[1])])
-        self.coef_, self.intercept_ = self._fit_heads(features, Y, weights)
-        self.mlp_ = self._fit_mlp(vectors, Y, weights)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """Per label, the probability that it applies; for exclusive classes, normalised per row."""
+        check_is_fitted(self)
         features = self._featurize(X)
-        linear = _sigmoid(np.asarray(features @ self.coef_.T) + self.intercept_)
-        if self.mlp_ is None:
-            return linear
-        return (linear + _mlp_proba(self.mlp_, self._mlp_vectors(features))) / 2
+        probabilities = _sigmoid(np.asarray(features @ self.coef_.T) + self.intercept_)
+        if self.mlp_ is not None:
+            probabilities = (probabilities + _mlp_proba(self.mlp_, self._mlp_vectors(features))) / 2
+        if not self.multilabel_:
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities
 
     def predict(self, X, groups=None) -> np.ndarray:
         """The label-indicator matrix; `groups` (e.g. each text's language) picks each row's
-        thresholds where the group has its own (`group_thresholds_`)."""
-        return (self.predict_proba(X) >= self.row_thresholds(groups, len(X))).astype(np.int8)
+        thresholds where the group has its own (`group_thresholds_`). For exclusive classes,
+        each row's most probable class."""
+        probabilities = self.predict_proba(X)
+        if not self.multilabel_:
+            return self.classes_[probabilities.argmax(axis=1)]
+        return (probabilities >= self.row_thresholds(groups, len(probabilities))).astype(np.int8)
 
     def predict_labels(self, X, groups=None) -> list[list[str]]:
+        if not self.multilabel_:
+            return [[label] for label in self.predict(X)]
         return [list(self.classes_[row.astype(bool)]) for row in self.predict(X, groups)]
 
     def decision_scores(self, X, groups=None) -> np.ndarray:
@@ -241,7 +265,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             arrays["group_thresholds"] = np.stack([self.group_thresholds_[group] for group in groups])
         description = {
             "format_version": FORMAT_VERSION, "estimator": "TextClassifier", "features": self.features,
-            "labels": list(self.classes_), "threshold_groups": groups,
+            "labels": self.classes_.tolist(), "multilabel": self.multilabel_, "threshold_groups": groups,
             "params": {"C": self.C, "class_weight": self.class_weight, "max_features": self.max_features,
                        "threshold_metric": self.threshold_metric, "hidden_units": self.hidden_units},
             **(metadata or {}),
@@ -261,6 +285,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                         threshold_metric=params.get("threshold_metric", "f1"),  # models saved before it: f1
                         hidden_units=params.get("hidden_units", 0))
             model.classes_ = np.array(description["labels"], dtype=object)
+            model.multilabel_ = description.get("multilabel", True)  # models saved before it: label lists
             model.coef_ = arrays["coef"].astype(np.float32)
             model.intercept_ = arrays["intercept"]
             model.thresholds_ = arrays["thresholds"]
@@ -283,6 +308,65 @@ def inputs_from_vectors(normalised_texts, vectors: np.ndarray, features: str):
     if features == "encoder":
         return vectors
     return pd.DataFrame({"text": list(normalised_texts), "embedding": list(vectors)})
+
+
+def _is_texts(X) -> bool:
+    """A list, Series or 1-D array of strings (not a matrix of numbers)."""
+    if isinstance(X, pd.Series):
+        return True
+    if isinstance(X, np.ndarray):
+        return X.ndim == 1 and X.dtype.kind in "OUS"
+    return isinstance(X, (list, tuple)) and all(isinstance(x, str) for x in X)
+
+
+def _is_label_lists(y) -> bool:
+    """One list (tuple, set, array) of label names per row, some possibly empty."""
+    if isinstance(y, np.ndarray) and y.dtype != object or isinstance(y, (str, pd.DataFrame)) or y is None:
+        return False
+    try:
+        rows = list(y)
+    except TypeError:
+        return False
+    return bool(rows) and all(isinstance(row, (list, tuple, set, np.ndarray)) and
+                              all(isinstance(label, str) for label in row) for row in rows)
+
+
+def _indicator_targets(y, labels) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The (rows, classes) indicator matrix of y, the classes, and whether several can hold at once.
+
+    y: label lists; a label-indicator matrix; or one class per row (binary, multiclass)."""
+    if _is_label_lists(y):
+        binarizer = MultiLabelBinarizer(classes=labels) if labels else MultiLabelBinarizer()
+        Y = binarizer.fit_transform(y)
+        return Y, np.array(binarizer.classes_, dtype=object), True
+    if y is None:
+        raise ValueError("TextClassifier requires y to be passed, but the target y is None")
+    y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    if type_of_target(y) == "multilabel-indicator":
+        classes = np.arange(y.shape[1]) if labels is None else np.asarray(labels, dtype=object)
+        if len(classes) != y.shape[1]:
+            raise ValueError(f"{len(classes)} labels given for an indicator matrix of {y.shape[1]} columns")
+        return (y != 0).astype(np.int8), classes, True
+    classes = np.unique(y) if labels is None else np.asarray(labels, dtype=object)
+    if len(classes) < 2:
+        raise ValueError("TextClassifier needs samples of at least 2 classes in the data, "
+                         f"but the data contains only one class: {str(classes[0])!r}")
+    Y = (y[:, None] == classes[None, :]).astype(np.int8)
+    if not Y.any(axis=1).all():
+        raise ValueError("y holds classes that are not among labels")
+    return Y, classes, False
+
+
+def _row_weights(sample_weight, rows: int) -> np.ndarray:
+    weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+    if weights.shape != (rows,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; expected one weight per row: ({rows},)")
+    if (weights < 0).any() or not weights.any():
+        raise ValueError("sample_weight must be >= 0 and not all zero")
+    return weights
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

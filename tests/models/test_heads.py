@@ -59,6 +59,17 @@ def test_a_label_of_the_taxonomy_never_seen_in_training_is_never_predicted(sib):
     assert model.predict(held_out["text"])[:, 4].sum() == 0
 
 
+def test_one_class_name_per_text_trains_exclusive_classes_not_letters(sib, tmp_path):
+    train, held_out = sib
+    model = TextClassifier(features="tfidf", C=4.0).fit(train["text"], train["category"].to_numpy())
+    assert sorted(model.classes_) == sorted(train["category"].unique())  # not the letters of the names
+    predicted = model.predict(held_out["text"])
+    assert (predicted == held_out["category"].to_numpy()).mean() >= 0.6  # chance is 0.25
+    assert np.allclose(model.predict_proba(held_out["text"]).sum(axis=1), 1)
+    model.save(tmp_path / "m")
+    assert list(TextClassifier.load(tmp_path / "m").predict(held_out["text"])) == list(predicted)
+
+
 def test_saved_model_predicts_the_same_after_loading(tfidf_model, sib, tmp_path):
     _, held_out = sib
     tfidf_model.save(tmp_path / "m", {"name": "m", "task": "test"})
