@@ -111,8 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("task", choices=tasks)
     train.add_argument("data", metavar="DATA", help="CSV/JSONL/Parquet (text, labels) or a saved datasets folder")
     train.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    train.add_argument("--features", choices=("encoder", "tfidf", "hybrid"), default="encoder",
-                       help="encoder vectors (accurate profile), TF-IDF (fast profile) or both (hybrid, accurate)")
+    train.add_argument("--features", choices=("encoder", "tfidf", "hybrid", "tfidf_words"), default="encoder",
+                       help="encoder vectors (accurate profile), TF-IDF (fast profile), both (hybrid, accurate), "
+                            "or TF-IDF beside word vectors taken from the encoder (tfidf_words: fast profile; "
+                            "needs the encoder to train, not to run)")
     train.add_argument("--taxonomy", metavar="FILE", help="taxonomy YAML (default: corpora/taxonomy.yaml)")
     train.add_argument("--split", default="train", help="split to train on when DATA has splits (default: train)")
     train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
@@ -228,11 +230,11 @@ def _models(args) -> int:
         return _cache(args)
     from pipeline.models import MODELS_DIR, load
 
-    print(f"{'model':<20}{'kind':<20}{'features':<10}{'version':<14}trained")
+    print(f"{'model':<20}{'kind':<20}{'features':<13}{'version':<14}trained")
     for folder in sorted(p for p in MODELS_DIR.iterdir() if (p / "model.json").is_file()):
         meta = load(folder.name).metadata_
         print(f"{folder.name:<20}{meta.get('task') or meta.get('estimator', ''):<20}"
-              f"{meta.get('features') or 'profile':<10}{meta.get('version', ''):<14}{meta.get('trained_at', '')}")
+              f"{meta.get('features') or 'profile':<13}{meta.get('version', ''):<14}{meta.get('trained_at', '')}")
     return 0
 
 

@@ -62,12 +62,12 @@ def score_posts(model, posts) -> "np.ndarray":
     its normalised text."""
     import numpy as np
 
-    from pipeline.models.heads import inputs_from_vectors
+    from pipeline.models.heads import TEXT_FEATURES, inputs_from_vectors
 
     if posts.empty:
         return np.zeros((0, len(model.classes_)))
     languages = posts["lang"].tolist() if "lang" in posts else None  # the langid stage's
-    if model.features == "tfidf":
+    if model.features in TEXT_FEATURES:
         return model.decision_scores(posts["text_norm"].tolist(), languages)
     from pipeline.embed import EMBEDDING
 

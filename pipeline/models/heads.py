@@ -6,7 +6,7 @@ lower bar than a frequent one), for F1 of the label or, for binary flags judged 
 macro-F1 (the mean of the label's F1 and its complement's). Thresholds can also be tuned per
 group of rows, e.g. per language: a flag trained on sets whose base rates differ by language
 (abusive: 21 % of Arabic OSACT4 tweets, 79 % of the French MLMA ones) needs a bar per language,
-and a run passes each post's language. Three feature views:
+and a run passes each post's language. Four feature views:
 
 - `features="encoder"`: the multilingual e5 vectors (the `accurate` profile). `X` is either
   a list of texts (embedded here) or an array of vectors already computed by the `embed`
@@ -15,6 +15,9 @@ and a run passes each post's language. Three feature views:
 - `features="hybrid"`: both side by side, for tasks where the words themselves carry the
   signal (insults, dialect profanity) and the encoder alone blurs them. `X` is a DataFrame
   with `text` and `embedding` columns, or a list of texts (embedded here).
+- `features="tfidf_words"`: the n-grams beside static word vectors taken from the encoder
+  (`pipeline.models.word_vectors`): the encoder is needed to train, not to predict, so a
+  model that runs without torch still knows that words of different languages mean the same.
 
 With `hidden_units` > 0 (encoder and hybrid views), a small neural network (one hidden
 ReLU layer over the e5 vectors, all labels at once) is trained beside the linear heads and the
@@ -50,9 +53,11 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 from pipeline.errors import UserError
 from pipeline.models.ngrams import CachedCharNgrams
 from pipeline.models.store import load_model_files, save_model_files
+from pipeline.models.word_vectors import WordVectors
 
 FORMAT_VERSION = 1
-FEATURES = ("encoder", "tfidf", "hybrid")
+FEATURES = ("encoder", "tfidf", "hybrid", "tfidf_words")
+TEXT_FEATURES = ("tfidf", "tfidf_words")  # the views that read texts only, never encoder vectors
 THRESHOLD_METRICS = ("f1", "macro_f1")
 MLP_EPOCHS = 40  # a fixed budget rather than convergence: what the shipped topic heads were measured with
 MLP_ALPHA = 1e-3
@@ -74,7 +79,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, features: str = "encoder", C: float = 1.0, class_weight: str | None = "balanced",
                  threshold_folds: int = 3, threshold_metric: str = "f1", max_features: int = 150_000,
-                 hidden_units: int = 0, encoder=None, random_state: int = 0):
+                 hidden_units: int = 0, encoder=None, word_vectors=None, random_state: int = 0):
         self.features = features
         self.C = C
         self.class_weight = class_weight
@@ -83,6 +88,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.max_features = max_features
         self.hidden_units = hidden_units
         self.encoder = encoder  # a pipeline.models.encoder.Encoder; loaded on first use when None
+        # `tfidf_words`: a pipeline.models.word_vectors.WordVectors; built from the training texts when None
+        self.word_vectors = word_vectors
         self.random_state = random_state
 
     # --- features --------------------------------------------------------------------------
@@ -106,6 +113,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             ngrams = self._cached_ngrams.transform(texts)
         if self.features == "tfidf":
             return ngrams
+        if self.features == "tfidf_words":
+            if fitting:
+                self.word_vectors_ = self.word_vectors or WordVectors.build(texts, self._encoder())
+            return hstack([ngrams, csr_matrix(self.word_vectors_.transform(texts))], format="csr")
         return hstack([ngrams, csr_matrix(self._vectors(X))], format="csr")
 
     def _vectors(self, X) -> np.ndarray:
@@ -114,10 +125,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             return X.astype(np.float32, copy=False)
         if isinstance(X, pd.DataFrame) and "embedding" in X:
             return np.stack(X["embedding"].to_numpy()).astype(np.float32, copy=False)
+        return self._encoder().encode(X["text"].tolist() if isinstance(X, pd.DataFrame) else list(X))
+
+    def _encoder(self):
         if self.encoder is None:
             from pipeline.models.encoder import Encoder
             self.encoder = Encoder()
-        return self.encoder.encode(X["text"].tolist() if isinstance(X, pd.DataFrame) else list(X))
+        return self.encoder
 
     # --- estimator API -------------------------------------------------------------------------
 
@@ -222,7 +236,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def _mlp_vectors(self, features) -> np.ndarray | None:
         """The e5 vectors the network reads (None when it is not used): the features themselves,
         or the hybrid view's columns after the n-grams (not embedded a second time)."""
-        if not self.hidden_units or self.features == "tfidf":
+        if not self.hidden_units or self.features in TEXT_FEATURES:
             return None
         if self.features == "encoder":
             return features
@@ -273,6 +287,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.features != "encoder":
             arrays["idf"] = self.vectorizer_.idf_.astype(np.float32)
             description["vocabulary"] = _vocabulary_list(self.vectorizer_)
+        if self.features == "tfidf_words":
+            arrays["word_vectors"], arrays["word_scales"] = self.word_vectors_.quantised()
+            arrays["word_weights"] = self.word_vectors_.weights
+            description["words"] = self.word_vectors_.vocabulary
         save_model_files(folder, description, arrays)
 
     @classmethod
@@ -292,11 +310,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             model.mlp_ = tuple(arrays[name] for name in MLP_ARRAYS) if MLP_ARRAYS[0] in arrays else None
             groups = description.get("threshold_groups", [])
             model.group_thresholds_ = dict(zip(groups, arrays["group_thresholds"])) if groups else {}
-            model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary",)}
+            model.metadata_ = {k: v for k, v in description.items() if k not in ("vocabulary", "words")}
             if model.features != "encoder":
                 model.vectorizer_ = _tfidf(params["max_features"])
                 model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(description["vocabulary"])}
                 model.vectorizer_.idf_ = arrays["idf"].astype(np.float64)
+            if model.features == "tfidf_words":
+                model.word_vectors_ = WordVectors.from_quantised(description["words"], arrays["word_vectors"],
+                                                                 arrays["word_scales"], arrays["word_weights"])
         except (KeyError, TypeError, ValueError) as exc:
             # A model.json from elsewhere whose weights match it: refused, not an internal error.
             raise UserError(f"cannot load text classifier from {folder}: missing or malformed {exc}")
@@ -307,6 +328,8 @@ def inputs_from_vectors(normalised_texts, vectors: np.ndarray, features: str):
     """What an `encoder` or `hybrid` classifier reads, given the texts' encoder vectors."""
     if features == "encoder":
         return vectors
+    if features in TEXT_FEATURES:
+        return list(normalised_texts)
     return pd.DataFrame({"text": list(normalised_texts), "embedding": list(vectors)})
 
 

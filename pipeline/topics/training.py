@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import __version__
 from pipeline.errors import UserError
 from pipeline.langid import detect_languages
-from pipeline.models.heads import TextClassifier, inputs_from_vectors
+from pipeline.models.heads import TEXT_FEATURES, TextClassifier, inputs_from_vectors
 from pipeline.normalize import normalize_text
 
 
@@ -99,7 +99,7 @@ def model_inputs(texts, features: str, encoder=None, cache: Path | None = None):
     """What a classifier reads: normalised texts, their encoder vectors (kept in the vector
     cache `cache`, when given, for the next training or evaluation), or both."""
     normalised = [normalize_text(t) for t in texts]
-    if features == "tfidf":
+    if features in TEXT_FEATURES:
         return normalised
     from pipeline.models.encoder import Encoder, VectorCache
 

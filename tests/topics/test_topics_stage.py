@@ -117,6 +117,17 @@ def test_train_with_a_hidden_layer_writes_the_network_and_evaluates(sib_labelled
     assert "micro-F1" in capsys.readouterr().out
 
 
+def test_train_with_word_vectors_needs_the_encoder_to_train_and_not_to_evaluate(
+        sib_labelled, tmp_path, capsys, converted_encoder, monkeypatch):
+    monkeypatch.setenv("DIPLOLENS_HOME", str(converted_encoder.parent))  # where the encoder is looked for
+    model = tmp_path / "my-topics"
+    assert main(["train", "topics", str(sib_labelled), "--out", str(model), "--features", "tfidf_words"]) == 0
+    assert "words" in json.loads((model / "model.json").read_text("utf-8"))
+    monkeypatch.setenv("DIPLOLENS_HOME", str(tmp_path / "no-encoder-here"))
+    assert main(["evaluate", "topics", str(sib_labelled), "--model", str(model)]) == 0
+    assert "micro-F1" in capsys.readouterr().out
+
+
 def test_a_negative_hidden_layer_is_one_clear_error(sib_labelled, tmp_path, capsys):
     assert main(["train", "topics", str(sib_labelled), "--out", str(tmp_path / "m"), "--features", "tfidf",
                  "--hidden-units", "-1"]) == 2
