@@ -249,9 +249,9 @@ CARD_INTRO = {
                   "(SIB-200's geography sentences and posts on climate policy both teach `environment`)."),
     "topics-fast": ("Fast profile (no torch): one logistic-regression head per label over TF-IDF character "
                     "n-grams side by side with static word vectors taken from multilingual-e5-small "
-                    "(`features: tfidf_words`: each frequent word of the training texts embedded once by the "
-                    "encoder, reduced by PCA, and a post's words averaged; a table shipped in the model, so "
-                    "no torch at run time), trained on the gold labels plus `topics-e5`'s labels for "
+                    "(`features: tfidf_words`: each of the 30,000 most frequent words of the training texts "
+                    "embedded once by the encoder, reduced by PCA to 256 dimensions, and a post's words "
+                    "averaged; a table shipped in the model as int8, so no torch at run time), trained on the gold labels plus `topics-e5`'s labels for "
                     "unlabelled real texts (distillation): the world-leaders posts, UMSAB tweets (8 "
                     "languages) and lingua's web sentences in the corpus's languages."),
 }
