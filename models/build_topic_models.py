@@ -111,17 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     print(corpus.groupby(["source", "split"]).size().unstack(fill_value=0).to_string(), flush=True)
     encoder = Encoder(args.encoder)
     cache = VectorCache(args.cache)
-    vectors = cache.encode(encoder, corpus["text"].tolist(), report_as="corpus")
     train_rows = (corpus["split"] == "train").to_numpy()
     train, dev = corpus[train_rows].reset_index(drop=True), corpus[~train_rows].reset_index(drop=True)
-    X_train, X_dev = (inputs_from_vectors(frame["text"], vectors[rows], TEACHER_FEATURES)
-                      for frame, rows in ((train, train_rows), (dev, ~train_rows)))
-    gold_train = (train["source"] == GOLD).to_numpy()
 
     if args.reuse_teacher:
         teacher = TextClassifier.load(args.out / "topics-e5", encoder=encoder)
         print(f"distilling from the shipped topics-e5 ({teacher.metadata_['trained_at']})", flush=True)
     else:
+        vectors = cache.encode(encoder, corpus["text"].tolist(), report_as="corpus")
+        X_train, X_dev = (inputs_from_vectors(frame["text"], vectors[rows], TEACHER_FEATURES)
+                          for frame, rows in ((train, train_rows), (dev, ~train_rows)))
+        gold_train = (train["source"] == GOLD).to_numpy()
         print("training topics-e5 ...", flush=True)
         teacher = TextClassifier(features=TEACHER_FEATURES, C=TEACHER_C, hidden_units=TEACHER_HIDDEN_UNITS).fit(
             X_train, train["labels"].tolist(), labels=taxonomy, threshold_rows=gold_train,
@@ -251,9 +251,10 @@ CARD_INTRO = {
                     "n-grams side by side with static word vectors taken from multilingual-e5-small "
                     "(`features: tfidf_words`: each of the 30,000 most frequent words of the training texts "
                     "embedded once by the encoder, reduced by PCA to 256 dimensions, and a post's words "
-                    "averaged; a table shipped in the model as int8, so no torch at run time), trained on the gold labels plus `topics-e5`'s labels for "
-                    "unlabelled real texts (distillation): the world-leaders posts, UMSAB tweets (8 "
-                    "languages) and lingua's web sentences in the corpus's languages."),
+                    "averaged; a table shipped in the model as int8, so no torch at run time), trained on "
+                    "the gold labels plus `topics-e5`'s labels for unlabelled real texts (distillation): the "
+                    "world-leaders posts, UMSAB tweets (8 languages) and lingua's web sentences in the "
+                    "corpus's languages."),
 }
 
 

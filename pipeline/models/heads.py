@@ -328,8 +328,6 @@ def inputs_from_vectors(normalised_texts, vectors: np.ndarray, features: str):
     """What an `encoder` or `hybrid` classifier reads, given the texts' encoder vectors."""
     if features == "encoder":
         return vectors
-    if features in TEXT_FEATURES:
-        return list(normalised_texts)
     return pd.DataFrame({"text": list(normalised_texts), "embedding": list(vectors)})
 
 
