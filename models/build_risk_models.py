@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from pipeline.models.encoder import Encoder, VectorCache, build_arguments  # noqa: E402
-from pipeline.models.heads import inputs_from_vectors  # noqa: E402
+from pipeline.models.heads import as_saved, inputs_from_vectors  # noqa: E402
 from pipeline.risk.text_flags import (ABUSIVE, CHECK_WORTHY, flag_report, load_abusive,  # noqa: E402
                                       load_checkworthy, train_flag_model)
 from pipeline.topics.training import model_metadata  # noqa: E402
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             fast = train_flag_model(train, flag, "tfidf", FAST_C, inputs=train["text"].tolist())
             builds.append((f"{name}-fast", fast, train, dev["text"].tolist(), "tfidf"))
         for model_name, model, trained_on, inputs, features in builds:
-            report = flag_report(model, dev, inputs)
+            report = flag_report(as_saved(model), dev, inputs)  # the figures of the model as shipped
             sizes = train.groupby(["source", "lang"]).size()
             report["caps"] = {f"{s}:{l}": n for (s, l), n in caps.items()
                               if features != "tfidf" and sizes.get((s, l), 0) > n}

@@ -33,18 +33,16 @@ weights, checked at load.
 
 from __future__ import annotations
 
-import warnings
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix, hstack
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
-from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -61,6 +59,8 @@ TEXT_FEATURES = ("tfidf", "tfidf_words")  # the views that read texts only, neve
 THRESHOLD_METRICS = ("f1", "macro_f1")
 MLP_EPOCHS = 40  # a fixed budget rather than convergence: what the shipped topic heads were measured with
 MLP_ALPHA = 1e-3
+MLP_LEARNING_RATE = 1e-3
+MLP_BATCH = 256
 MLP_ARRAYS = ("mlp_hidden_weights", "mlp_hidden_bias", "mlp_output_weights", "mlp_output_bias")
 
 
@@ -136,7 +136,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # --- estimator API -------------------------------------------------------------------------
 
     def fit(self, X, y, labels: list[str] | None = None, threshold_rows=None, threshold_groups=None,
-            min_threshold_positives: int = 10, sample_weight=None):
+            min_threshold_positives: int = 10, sample_weight=None, label_mask=None):
         """`y`: one list of label names per text (empty: none applies). `labels` fixes the
         label set and order (e.g. the whole taxonomy, some labels possibly unseen).
 
@@ -147,6 +147,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         `min_threshold_positives` positives and as many negatives of a label gets its own
         threshold for it (`group_thresholds_`); other groups and labels keep the overall one.
         `sample_weight`: per-row weights, e.g. to keep one large source from dominating.
+        `label_mask`: (rows, labels) booleans, False where a row says nothing about a label
+        (its source does not annotate it: a SIB-200 sentence labelled politics is not thereby
+        "not economic"). Such cells are left out of that label's head, the network's loss and
+        the label's threshold, instead of counting as negatives. None: every row speaks for
+        every label.
         """
         if self.threshold_metric not in THRESHOLD_METRICS:
             raise UserError(f"threshold_metric must be one of {', '.join(THRESHOLD_METRICS)}, "
@@ -158,27 +163,31 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         check_consistent_length(features, Y)
         vectors = self._mlp_vectors(features)
         weights = None if sample_weight is None else _row_weights(sample_weight, len(Y))
-        self.coef_, self.intercept_ = self._fit_heads(features, Y, weights)
-        self.mlp_ = self._fit_mlp(vectors, Y, weights)
+        known = _label_mask(label_mask, Y.shape)
+        self.coef_, self.intercept_ = self._fit_heads(features, Y, weights, known)
+        self.mlp_ = self._fit_mlp(vectors, Y, weights, known)
         self.group_thresholds_ = {}
         if not self.multilabel_:  # exclusive classes: the most probable one, no threshold
             self.thresholds_ = np.full(Y.shape[1], 0.5)
             return self
-        out_of_fold = self._out_of_fold_scores(features, vectors, Y, weights)
+        out_of_fold = self._out_of_fold_scores(features, vectors, Y, weights, known)
         chosen = np.ones(len(Y), bool) if threshold_rows is None else np.asarray(threshold_rows, bool)
         self.thresholds_ = np.array([
             _best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric)
             for j in range(Y.shape[1])
-            for rows in [chosen if Y[chosen, j].sum() >= min_threshold_positives else slice(None)]
+            for rows in [known[:, j] & (chosen if Y[chosen & known[:, j], j].sum() >= min_threshold_positives
+                                        else True)]
         ])
         if threshold_groups is not None:
             groups = np.asarray(threshold_groups, dtype=object)
             for group in sorted(set(groups[chosen]) - {None}):
                 rows = chosen & (groups == group)
-                enough = np.minimum(Y[rows].sum(axis=0), (1 - Y[rows]).sum(axis=0)) >= min_threshold_positives
+                positives = (Y[rows] & known[rows]).sum(axis=0)
+                enough = np.minimum(positives, known[rows].sum(axis=0) - positives) >= min_threshold_positives
                 if enough.any():
                     self.group_thresholds_[group] = np.array([
-                        _best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric) if enough[j]
+                        _best_threshold(out_of_fold[rows & known[:, j], j], Y[rows & known[:, j], j],
+                                        self.threshold_metric) if enough[j]
                         else self.thresholds_[j] for j in range(Y.shape[1])])
         return self
 
@@ -223,13 +232,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # --- training details -------------------------------------------------------------------------
 
-    def _fit_heads(self, features, Y, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_heads(self, features, Y, weights, known) -> tuple[np.ndarray, np.ndarray]:
         coef = np.zeros((Y.shape[1], features.shape[1]), np.float32)
         intercept = np.full(Y.shape[1], -20.0, np.float32)  # a label never seen: never predicted
+        everywhere = known.all(axis=0)
         for j in range(Y.shape[1]):
-            if 0 < Y[:, j].sum() < len(Y):
+            rows = slice(None) if everywhere[j] else known[:, j]  # a copy of the features only when needed
+            target = Y[rows, j]
+            if 0 < target.sum() < len(target):
                 head = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
-                head.fit(features, Y[:, j], sample_weight=weights)
+                head.fit(features[rows], target, sample_weight=None if weights is None else weights[rows])
                 coef[j], intercept[j] = head.coef_[0], head.intercept_[0]
         return coef, intercept
 
@@ -242,27 +254,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             return features
         return features[:, len(self.vectorizer_.vocabulary_):].toarray().astype(np.float32, copy=False)
 
-    def _fit_mlp(self, vectors, Y, weights=None) -> tuple[np.ndarray, ...] | None:
+    def _fit_mlp(self, vectors, Y, weights, known) -> tuple[np.ndarray, ...] | None:
         if vectors is None:
             return None
-        network = MLPClassifier(hidden_layer_sizes=(self.hidden_units,), alpha=MLP_ALPHA,
-                                batch_size=min(256, len(vectors)), max_iter=MLP_EPOCHS,
-                                random_state=self.random_state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # the epoch budget is the stopping rule
-            network.fit(vectors, Y, sample_weight=weights)
-        (hidden, output), (hidden_bias, output_bias) = network.coefs_, network.intercepts_
-        return tuple(a.astype(np.float32) for a in (hidden, hidden_bias, output, output_bias))
+        return _train_network(vectors, Y, known, weights, self.hidden_units, self.random_state)
 
-    def _out_of_fold_scores(self, features, vectors, Y, weights=None) -> np.ndarray:
+    def _out_of_fold_scores(self, features, vectors, Y, weights, known) -> np.ndarray:
         scores = np.zeros(Y.shape, np.float32)
         folds = KFold(self.threshold_folds, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(Y):
             fold_weights = None if weights is None else weights[train]
-            coef, intercept = self._fit_heads(features[train], Y[train], fold_weights)
+            coef, intercept = self._fit_heads(features[train], Y[train], fold_weights, known[train])
             scores[held_out] = _sigmoid(np.asarray(features[held_out] @ coef.T) + intercept)
             if vectors is not None:
-                mlp = self._fit_mlp(vectors[train], Y[train], fold_weights)
+                mlp = self._fit_mlp(vectors[train], Y[train], fold_weights, known[train])
                 scores[held_out] = (scores[held_out] + _mlp_proba(mlp, vectors[held_out])) / 2
         return scores
 
@@ -322,6 +327,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             # A model.json from elsewhere whose weights match it: refused, not an internal error.
             raise UserError(f"cannot load text classifier from {folder}: missing or malformed {exc}")
         return model
+
+
+def as_saved(model: TextClassifier) -> TextClassifier:
+    """`model` saved and loaded back: what a user of its folder gets (n-gram weights in half
+    precision, word vectors in int8), so that reports describe the shipped model, not the one
+    in memory (a few decisions near a threshold differ)."""
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(Path(folder))
+        return TextClassifier.load(Path(folder), encoder=model.encoder)
 
 
 def inputs_from_vectors(normalised_texts, vectors: np.ndarray, features: str):
@@ -390,12 +404,65 @@ def _row_weights(sample_weight, rows: int) -> np.ndarray:
     return weights
 
 
+def _label_mask(label_mask, shape: tuple[int, int]) -> np.ndarray:
+    if label_mask is None:
+        return np.ones(shape, bool)
+    known = np.asarray(label_mask)
+    if known.shape != shape:
+        raise ValueError(f"label_mask has shape {known.shape}; expected one value per row and label: {shape}")
+    return known.astype(bool)
+
+
+def _train_network(vectors: np.ndarray, Y: np.ndarray, known: np.ndarray, weights, hidden_units: int,
+                   random_state: int) -> tuple[np.ndarray, ...]:
+    """One hidden ReLU layer, a logistic output per label, trained with Adam on minibatches for
+    a fixed budget of epochs (scikit-learn's MLPClassifier recipe: Glorot-uniform start, L2
+    `MLP_ALPHA`, learning rate 1e-3), on the log-loss of the known (row, label) cells only,
+    rows weighted by `weights`. Written here because MLPClassifier cannot leave cells out."""
+    rng = np.random.default_rng(random_state)
+    X = np.asarray(vectors, np.float32)
+    rows, dimension = X.shape
+    targets, cells = Y.astype(np.float32), known.astype(np.float32)
+    if weights is not None:
+        cells = cells * (weights / weights.mean()).astype(np.float32)[:, None]
+    params = []
+    for fan_in, fan_out in ((dimension, hidden_units), (hidden_units, Y.shape[1])):
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        params += [rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32),
+                   rng.uniform(-bound, bound, fan_out).astype(np.float32)]
+    moments = [np.zeros_like(p) for p in params]
+    squares = [np.zeros_like(p) for p in params]
+    batch, step = min(MLP_BATCH, rows), 0
+    for _ in range(MLP_EPOCHS):
+        order = rng.permutation(rows)
+        for start in range(0, rows, batch):
+            chosen = order[start:start + batch]
+            hidden_weights, hidden_bias, output_weights, output_bias = params
+            x = X[chosen]
+            hidden = np.maximum(x @ hidden_weights + hidden_bias, 0)
+            output = _sigmoid(hidden @ output_weights + output_bias)
+            # d(mean log-loss over the batch's rows)/d(logits), zero where a cell is unknown
+            delta = (output - targets[chosen]) * cells[chosen] / len(chosen)
+            delta_hidden = (delta @ output_weights.T) * (hidden > 0)
+            gradients = (x.T @ delta_hidden + MLP_ALPHA * hidden_weights / len(chosen), delta_hidden.sum(axis=0),
+                         hidden.T @ delta + MLP_ALPHA * output_weights / len(chosen), delta.sum(axis=0))
+            step += 1
+            rate = MLP_LEARNING_RATE * np.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step)
+            for p, g, m, v in zip(params, gradients, moments, squares):
+                m *= 0.9
+                m += 0.1 * g
+                v *= 0.999
+                v += 0.001 * g * g
+                p -= rate * m / (np.sqrt(v) + 1e-8)
+    return tuple(params)
+
+
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
 def _mlp_proba(mlp: tuple[np.ndarray, ...], vectors: np.ndarray) -> np.ndarray:
-    """The network's probabilities, as scikit-learn's MLPClassifier computes them (ReLU, logistic)."""
+    """The network's probabilities (ReLU hidden layer, logistic outputs)."""
     hidden_weights, hidden_bias, output_weights, output_bias = mlp
     return _sigmoid(np.maximum(vectors @ hidden_weights + hidden_bias, 0) @ output_weights + output_bias)
 

@@ -23,6 +23,14 @@ def save_model_files(folder: Path, description: dict, arrays: dict[str, np.ndarr
     (folder / "model.json").write_text(json.dumps(description, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 
+def update_description(folder: Path, **values) -> None:
+    """Set keys of a saved model's `model.json` (its metadata: a report's summary, say), leaving
+    the weights and their checksum as they are."""
+    path = Path(folder) / "model.json"
+    description = {**json.loads(path.read_text("utf-8")), **values}
+    path.write_text(json.dumps(description, indent=1, ensure_ascii=False) + "\n", "utf-8")
+
+
 def load_model_files(folder: Path, estimator: str, format_version: int) -> tuple[dict, dict[str, np.ndarray]]:
     """The description and arrays of a model folder holding `estimator` in `format_version`."""
     folder = Path(folder)

@@ -60,7 +60,7 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 
 GOLD_SOURCE = "world_leaders_gold"
 SPLITS = ("train", "dev")
-COLUMNS = ["text", "labels", "lang", "source", "split", "group", "source_labels"]
+COLUMNS = ["text", "labels", "lang", "source", "split", "group", "source_labels", "known_labels"]
 
 _LABEL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _TAXONOMY_KEYS = {"name", "version", "labels"}
@@ -109,7 +109,12 @@ def load_taxonomy(path: str | Path | None = None) -> list[str]:
 def build_topic_corpus(data_dir: Path | None = None, annotations_dir: Path | None = None,
                        taxonomy: list[str] | None = None, *, mappings_dir: Path | None = None,
                        include_gold: bool = True) -> pd.DataFrame:
-    """One row per text: `text, labels, lang, source, split, group, source_labels`.
+    """One row per text: `text, labels, lang, source, split, group, source_labels, known_labels`.
+
+    `known_labels`: the taxonomy labels the row's source annotates at all (those its mapping
+    can give; every label for the gold posts). A SIB-200 sentence labelled politics says
+    nothing about `economic`, which SIB-200 has no category for: training leaves such cells
+    out rather than taking them as negatives (`TextClassifier.fit(label_mask=...)`).
 
     `data_dir` defaults to the shared data folder beside the repository, `annotations_dir` to
     `corpora/annotations/world_leaders`, `taxonomy` to `load_taxonomy()`, `mappings_dir` to
@@ -140,7 +145,7 @@ def save_corpus(df: pd.DataFrame, out_dir: str | Path) -> Path:
     text = datasets.Value("string")
     features = datasets.Features({
         "text": text, "labels": datasets.List(text), "lang": text, "source": text, "split": text,
-        "group": text, "source_labels": datasets.List(text),
+        "group": text, "source_labels": datasets.List(text), "known_labels": datasets.List(text),
     })
     splits = {
         split: datasets.Dataset.from_pandas(df.loc[df["split"] == split, COLUMNS].reset_index(drop=True),
@@ -234,6 +239,7 @@ def read_mapping(path: Path, taxonomy: list[str]) -> dict:
                             f"not in the taxonomy")
         rules[str(source_label)] = ("map", frozenset(rule), condition)
     m["labels"] = rules
+    m["taxonomy"] = list(taxonomy)
     return m
 
 
@@ -290,9 +296,10 @@ def _load_source(name: str, m: dict, data_dir: Path) -> pd.DataFrame:
         split = raw["_group"].map(lambda group: "dev" if _hash_fraction(group) < m["dev_by_hash"]["fraction"]
                                   else "train")
     labels, source_labels, keep = _apply_labels(name, m, raw[m["label_column"]], text)
+    known = mapped_labels(m)
     frame = pd.DataFrame({"text": text.str.strip(), "labels": labels, "lang": lang, "source": name,
                           "split": split, "group": raw["_group"], "source_labels": source_labels,
-                          "_keep": keep}, index=raw.index)
+                          "known_labels": [known] * len(raw), "_keep": keep}, index=raw.index)
 
     # Applied one after the other, so each dropped row is counted once, under its first reason.
     # Held-out rows are kept whatever their label or language: their texts must leave every split.
@@ -310,6 +317,12 @@ def _load_source(name: str, m: dict, data_dir: Path) -> pd.DataFrame:
     log.info("%s: %s; %d kept", name, ", ".join(f"{n} {reason}" for reason, n in counts.items()),
              len(frame) - counts["held out (official test)"])
     return frame
+
+
+def mapped_labels(m: dict) -> list[str]:
+    """The taxonomy labels a checked mapping (`read_mapping`) can give, in taxonomy order."""
+    given = set().union(*(mapped for action, mapped, _ in m["labels"].values() if action == "map"))
+    return [label for label in m["taxonomy"] if label in given]
 
 
 def _apply_labels(name: str, m: dict, cells: pd.Series, texts: pd.Series):
@@ -387,6 +400,7 @@ def _load_gold(annotations_dir: Path, taxonomy: list[str]) -> pd.DataFrame:
     return pd.DataFrame({
         "text": gold["text"].str.strip(), "labels": parsed, "lang": gold["lang"], "source": GOLD_SOURCE,
         "split": gold["split"], "group": GOLD_SOURCE + ":" + gold["post_id"], "source_labels": parsed,
+        "known_labels": [list(taxonomy)] * len(gold),
     })
 
 
@@ -414,6 +428,7 @@ def _make_honest(frame: pd.DataFrame, taxonomy: list[str]) -> pd.DataFrame:
         text=("text", "first"), lang=("lang", "first"), split=("split", "first"), group=("group", "first"),
         labels=("labels", lambda s: sorted(set().union(*s), key=order.__getitem__)),
         source_labels=("source_labels", lambda s: list(dict.fromkeys(p for parts in s for p in parts))),
+        known_labels=("known_labels", "first"),  # one source: one coverage
         _order=("_order", "min"),
     ).reset_index()
     for source, n in (frame.groupby("source").size() - merged.groupby("source").size()).items():

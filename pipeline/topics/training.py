@@ -1,9 +1,10 @@
 """Train and evaluate topic models: `diplolens train topics` and `diplolens evaluate topics`.
 
 Labelled data is a table with `text` and `labels` (a list, or label names joined by "|";
-empty means none applies) and optionally `lang` and `split`: CSV, JSON lines, Parquet, or a
-folder saved by `datasets` (`DatasetDict.save_to_disk`). Texts pass through the same
-`normalize_text` as posts in a run, so training and use see the same form.
+empty means none applies) and optionally `lang`, `split` and `known_labels` (the labels the
+row's source annotates at all, in the same form; empty or absent: every label): CSV, JSON
+lines, Parquet, or a folder saved by `datasets` (`DatasetDict.save_to_disk`). Texts pass
+through the same `normalize_text` as posts in a run, so training and use see the same form.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def read_labelled(path: str | Path, split: str | None = None) -> pd.DataFrame:
     if frame.empty:
         raise UserError(f"{path}: no labelled rows")
     frame = frame.assign(text=frame["text"].astype(str), labels=frame["labels"].map(_as_label_list))
+    if "known_labels" in frame.columns:
+        frame["known_labels"] = frame["known_labels"].map(_as_label_list)
     if "lang" not in frame.columns:
         frame["lang"] = detect_languages(frame["text"].tolist(), _langid_settings())["lang"].to_numpy()
     return frame.reset_index(drop=True)
@@ -90,9 +93,26 @@ def _langid_settings() -> dict:
 
 
 def check_labels(frame: pd.DataFrame, taxonomy: list[str]) -> None:
-    unknown = sorted({label for labels in frame["labels"] for label in labels} - set(taxonomy))
-    if unknown:
-        raise UserError(f"labels not in the taxonomy: {', '.join(unknown)} (taxonomy: {', '.join(taxonomy)})")
+    for column in ["labels"] + (["known_labels"] if "known_labels" in frame.columns else []):
+        unknown = sorted({label for labels in frame[column] for label in labels} - set(taxonomy))
+        if unknown:
+            raise UserError(f"{column} not in the taxonomy: {', '.join(unknown)} (taxonomy: {', '.join(taxonomy)})")
+    if "known_labels" in frame.columns:
+        outside = [i for i, (labels, known) in enumerate(zip(frame["labels"], frame["known_labels"]))
+                   if known and not set(labels) <= set(known)]
+        if outside:
+            raise UserError(f"{len(outside):,} rows have labels outside their known_labels "
+                            f"(first: row {outside[0]}); known_labels must include the row's labels")
+
+
+def label_mask(frame: pd.DataFrame, taxonomy: list[str]) -> np.ndarray | None:
+    """(rows, labels) booleans from `known_labels`: whether the row's source annotates each
+    label (an empty list: every label). None without the column: every row speaks for every label."""
+    if "known_labels" not in frame.columns:
+        return None
+    everything = np.ones(len(taxonomy), bool)
+    return np.array([np.isin(taxonomy, known) if known else everything for known in frame["known_labels"]],
+                    dtype=bool).reshape(len(frame), len(taxonomy))
 
 
 def model_inputs(texts, features: str, encoder=None, cache: Path | None = None):
@@ -116,19 +136,24 @@ def train_topic_model(frame: pd.DataFrame, taxonomy: list[str], features: str, C
     if inputs is None:
         inputs = model_inputs(frame["text"], features, encoder)
     model = TextClassifier(features=features, C=C, hidden_units=hidden_units, encoder=encoder)
-    return model.fit(inputs, frame["labels"].tolist(), labels=taxonomy)
+    return model.fit(inputs, frame["labels"].tolist(), labels=taxonomy, label_mask=label_mask(frame, taxonomy))
 
 
 def evaluate(model: TextClassifier, frame: pd.DataFrame, inputs=None) -> dict:
-    """Precision, recall and F1 per label, and micro/macro F1 overall and per language."""
+    """Precision, recall and F1 per label, and micro/macro F1 overall and per language; with
+    `known_labels`, over the labels each row's source annotates only (a prediction of a label the
+    source has no category for is neither right nor wrong by that source)."""
     if inputs is None:
         inputs = model_inputs(frame["text"], model.features, model.encoder)
     predicted = model.predict(inputs).astype(bool)
     labels = list(model.classes_)
     truth = np.array([[label in row for label in labels] for row in frame["labels"]], dtype=bool).reshape(-1, len(labels))
-    report = {"rows": len(frame), "overall": label_scores(truth, predicted, labels)}
+    known = label_mask(frame, labels)
+    if known is None:
+        known = np.ones_like(truth)
+    report = {"rows": len(frame), "overall": label_scores(truth, predicted, labels, known)}
     report["per_language"] = {
-        lang: label_scores(truth[mask], predicted[mask], labels)
+        lang: label_scores(truth[mask], predicted[mask], labels, known[mask])
         for lang, mask in ((lang, (frame["lang"] == lang).to_numpy()) for lang in sorted(frame["lang"].unique()))
     }
     return report
@@ -139,8 +164,11 @@ def evaluate(model: TextClassifier, frame: pd.DataFrame, inputs=None) -> dict:
 MIN_MACRO_SUPPORT = 10
 
 
-def label_scores(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
-    """Per-label precision, recall, F1 and support, and micro/macro F1, of boolean label matrices."""
+def label_scores(truth: np.ndarray, predicted: np.ndarray, labels: list[str], known: np.ndarray | None = None) -> dict:
+    """Per-label precision, recall, F1 and support, and micro/macro F1, of boolean label matrices;
+    `known` (same shape): the cells that count (default: all)."""
+    if known is not None:
+        truth, predicted = truth & known, predicted & known
     per_label = {}
     for j, label in enumerate(labels):
         tp = int((truth[:, j] & predicted[:, j]).sum())

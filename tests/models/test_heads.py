@@ -80,6 +80,16 @@ def test_saved_model_predicts_the_same_after_loading(tfidf_model, sib, tmp_path)
     assert loaded.metadata_["task"] == "test"
 
 
+def test_as_saved_predicts_what_the_saved_folder_predicts(tfidf_model, sib, tmp_path):
+    from pipeline.models.heads import as_saved
+
+    _, held_out = sib
+    tfidf_model.save(tmp_path / "m")
+    shipped = TextClassifier.load(tmp_path / "m").predict_proba(held_out["text"])
+    assert np.array_equal(as_saved(tfidf_model).predict_proba(held_out["text"]), shipped)
+    assert not np.array_equal(tfidf_model.predict_proba(held_out["text"]), shipped)  # half-precision n-gram weights
+
+
 def test_model_folder_is_json_and_numpy_only(tfidf_model, tmp_path):
     tfidf_model.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", "weights.npz"]
@@ -215,6 +225,54 @@ def test_rows_with_zero_weight_do_not_move_the_heads(sib):
     weighted = TextClassifier(features="encoder").fit(np.vstack([X, X]), y + noise,
                                                       sample_weight=np.r_[np.ones(len(y)), np.zeros(len(y))])
     assert np.allclose(plain.coef_, weighted.coef_, atol=1e-3)
+
+
+SIB_LABELS = ["health", "politics", "sports", "travel"]
+
+
+def partly_annotated(train: pd.DataFrame):
+    """Half of the sentences as from a source whose categories are politics and sports only:
+    its health and travel sentences carry no label, and say nothing about those two."""
+    partial = (train["index_id"] % 2 == 0).to_numpy()
+    y = [[c] if not p or c in ("politics", "sports") else [] for c, p in zip(train["category"], partial)]
+    mask = np.array([[not p or label in ("politics", "sports") for label in SIB_LABELS] for p in partial])
+    return y, mask
+
+
+def test_cells_a_source_does_not_annotate_are_not_taken_as_negatives(sib):
+    train, held_out = sib
+    y, mask = partly_annotated(train)
+    recall = {}
+    for name, label_mask in (("negatives", None), ("left out", mask)):
+        model = TextClassifier(features="tfidf", C=4.0).fit(train["text"], y, labels=SIB_LABELS, label_mask=label_mask)
+        predicted = model.predict(held_out["text"])
+        unannotated = held_out["category"].isin(["health", "travel"]).to_numpy()
+        columns = [SIB_LABELS.index(c) for c in held_out["category"][unannotated]]
+        recall[name] = predicted[unannotated, columns].mean()
+    # Without the mask, half the health and travel sentences teach "not health", "not travel".
+    assert recall["left out"] >= recall["negatives"] + 0.2
+
+
+def test_targets_of_cells_left_out_do_not_move_heads_or_network(sib):
+    train, _ = sib
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=300).fit_transform(train["text"]).toarray()
+    y, mask = partly_annotated(train)
+    scrambled = [labels + [label for label, known in zip(SIB_LABELS, row) if not known and i % 3]
+                 for i, (labels, row) in enumerate(zip(y, mask))]  # anything in the unknown cells
+    fitted = [TextClassifier(features="encoder", hidden_units=8).fit(X, target, labels=SIB_LABELS, label_mask=mask)
+              for target in (y, scrambled)]
+    assert np.allclose(fitted[0].coef_, fitted[1].coef_, atol=1e-3)
+    assert all(np.array_equal(a, b) for a, b in zip(fitted[0].mlp_, fitted[1].mlp_))
+    assert np.array_equal(fitted[0].thresholds_, fitted[1].thresholds_)
+
+
+def test_a_label_mask_of_the_wrong_shape_is_refused(sib):
+    train, _ = sib
+    with pytest.raises(ValueError, match="label_mask has shape"):
+        TextClassifier(features="tfidf").fit(train["text"], [[c] for c in train["category"]],
+                                            label_mask=np.ones((3, 4), bool))
 
 
 @pytest.fixture(scope="module")

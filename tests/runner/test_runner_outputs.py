@@ -57,6 +57,19 @@ def test_posts_carry_the_canonical_schema_and_the_stage_columns(sample_run):
     assert set(posts["lang"]) >= {"en", "fr", "es", "pt", "ar", "hi"}
 
 
+def test_parts_are_coalesced_into_row_groups_in_input_order(tmp_path, monkeypatch):
+    import pipeline.outputs
+
+    # A writer keeps each row group's metadata until it closes: few large row groups, not one per batch.
+    monkeypatch.setattr(pipeline.outputs, "ROW_GROUP_ROWS", 1_500)
+    run([], tmp_path, load_config(overrides={"batch_size": 700, "stages": ["normalize"]}), progress=False)
+    posts = pq.ParquetFile(tmp_path / "posts.parquet")
+    sizes = [posts.metadata.row_group(i).num_rows for i in range(posts.metadata.num_row_groups)]
+    assert sizes[:-1] and all(size >= 1_500 for size in sizes[:-1]) and sum(sizes) == posts.metadata.num_rows
+    rows = posts.read(columns=["source_row"]).column("source_row").to_pylist()
+    assert rows == sorted(rows)
+
+
 def test_arabic_text_survives_the_round_trip_unchanged(sample_run):
     out, _ = sample_run
     posts = pd.read_parquet(out / "posts.parquet")

@@ -127,6 +127,15 @@ def test_mapping_is_applied(fixture_dirs):
     assert asnd.loc[sports[0], "labels"] == ["sports"] and "رياضة" not in sports[0]  # leak stripped
 
 
+def test_each_row_knows_the_labels_its_source_annotates(fixture_dirs):
+    corpus = _build(fixture_dirs)
+    known = corpus.groupby("source")["known_labels"].agg(lambda rows: {tuple(r) for r in rows})
+    # What each mapping can give, in taxonomy order; the gold posts speak for every label.
+    assert known["sib"] == {("political", "sports", "health")}
+    assert known["asnd"] == {("political", "security", "sports", "health")}
+    assert known["world_leaders_gold"] == {tuple(GUIDELINE_ORDER)}
+
+
 def test_translations_never_straddle_the_splits(fixture_dirs):
     corpus = _build(fixture_dirs)
     assert corpus.groupby("group")["split"].nunique().max() == 1
@@ -216,3 +225,5 @@ def test_saved_corpus_loads_with_datasets(fixture_dirs, tmp_path):
     assert loaded["train"].num_rows + loaded["dev"].num_rows == len(corpus)
     dev = loaded["dev"].to_pandas()
     assert list(dev.loc[dev["text"] == BREAKING, "labels"].item()) == ["political", "security"]
+    assert list(dev.loc[dev["text"] == BREAKING, "known_labels"].item()) == ["political", "security", "sports",
+                                                                              "health"]

@@ -151,6 +151,24 @@ def test_training_labels_outside_the_taxonomy_are_one_clear_error(tmp_path, caps
     assert "not in the taxonomy: diplomacy" in capsys.readouterr().err
 
 
+def test_known_labels_column_masks_what_a_row_does_not_annotate(tmp_path, capsys):
+    from pipeline.topics.training import label_mask, read_labelled
+
+    path = tmp_path / "labelled.csv"
+    pd.DataFrame({"text": ["Le ministre a reçu son homologue.", "Victoire de l'équipe nationale !"],
+                  "labels": ["political", "sports"], "lang": ["fr", "fr"],
+                  "known_labels": ["political|sports", ""]}).to_csv(path, index=False)
+    taxonomy = load_taxonomy()
+    mask = label_mask(read_labelled(path), taxonomy)
+    assert [taxonomy[j] for j in mask[0].nonzero()[0]] == ["political", "sports"]
+    assert mask[1].all()  # empty: every label
+
+    pd.DataFrame({"text": ["Le ministre a reçu son homologue."], "labels": ["political"], "lang": ["fr"],
+                  "known_labels": ["sports"]}).to_csv(path, index=False)
+    assert main(["train", "topics", str(path), "--out", str(tmp_path / "m"), "--features", "tfidf"]) == 2
+    assert "labels outside their known_labels" in capsys.readouterr().err
+
+
 def test_evaluating_a_split_with_no_rows_is_one_clear_error(tmp_path, capsys):
     path = tmp_path / "train_only.csv"
     pd.DataFrame({"text": ["Le ministre a reçu son homologue."], "labels": ["politics"], "lang": ["fr"],

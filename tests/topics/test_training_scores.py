@@ -27,3 +27,13 @@ def test_macro_f1_over_frequent_labels_leaves_out_labels_with_few_examples():
 def test_macro_f1_over_frequent_labels_is_none_when_no_label_is_frequent():
     truth = np.array([[True], [False]])
     assert label_scores(truth, truth.copy(), ["political"])[f"macro_f1_support_{MIN_MACRO_SUPPORT}"] is None
+
+
+def test_labels_a_source_does_not_annotate_are_not_scored():
+    truth = np.array([[True, False], [False, False], [True, False]])
+    predicted = np.array([[True, True], [False, True], [True, False]])  # "economic" said twice
+    known = np.array([[True, False]] * 3)  # the source has no category for it
+    scores = label_scores(truth, predicted, ["political", "economic"], known)
+    assert scores["micro_f1"] == 1.0
+    assert scores["per_label"]["economic"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert label_scores(truth, predicted, ["political", "economic"])["micro_f1"] == pytest.approx(2 * 2 / (4 + 2), abs=1e-3)
