@@ -172,12 +172,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             return self
         out_of_fold = self._out_of_fold_scores(features, vectors, Y, weights, known)
         chosen = np.ones(len(Y), bool) if threshold_rows is None else np.asarray(threshold_rows, bool)
-        self.thresholds_ = np.array([
-            _best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric)
-            for j in range(Y.shape[1])
-            for rows in [known[:, j] & (chosen if Y[chosen & known[:, j], j].sum() >= min_threshold_positives
-                                        else True)]
-        ])
+        thresholds = []
+        for j in range(Y.shape[1]):
+            rows = known[:, j]
+            if Y[rows & chosen, j].sum() >= min_threshold_positives:  # enough positives among the chosen rows
+                rows = rows & chosen
+            thresholds.append(_best_threshold(out_of_fold[rows, j], Y[rows, j], self.threshold_metric))
+        self.thresholds_ = np.array(thresholds)
         if threshold_groups is not None:
             groups = np.asarray(threshold_groups, dtype=object)
             for group in sorted(set(groups[chosen]) - {None}):

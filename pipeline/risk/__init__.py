@@ -14,10 +14,10 @@ Two parts, because some evidence is in one post and some only in the whole archi
   pass, to accounts.parquet, and writes `coordination_edges.parquet`.
 
 What the accumulator keeps per post (ids, account, time and, for long original texts, a
-MinHash signature; the activity features' account, time and repost flag) goes to files in the
-run's work folder and comes back one item, account or time window at a time, so its memory is
-flat in the archive's size like the rest of a run; only per-account state (and per account
-and day, for bursts) stays in memory.
+MinHash signature; the activity features' account, time and repost flag; the posts per account
+and day, for bursts) goes to files in the run's work folder and comes back one item, account or
+time window at a time, so its memory is flat in the archive's size like the rest of a run; only
+per-account state stays in memory.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class RiskAccumulator:
 
         self.settings = settings
         self.coordination = CoordinationDetector(settings["coordination"], work_dir)
-        self.burst = BurstDetector(settings["burst"])
+        self.burst = BurstDetector(settings["burst"], work_dir)
         self.activity = ActivityAccumulator(work_dir)
 
     def update(self, posts: pd.DataFrame) -> None:

@@ -14,8 +14,10 @@ burst when score >= `score_threshold`; it needs `min_history` periods of history
 An account is its `account_handle`, else its `account_id` (as in `pipeline.metrics`); posts
 with neither, or without `created_at`, are not counted.
 
-Memory: one count per account and active period (never per post), 16 bytes each (an account
-code and period in one 64-bit key, and the count); batches may come in any time order.
+Memory: flat in the archive's size. Each batch's counts per account and period (an account
+code and period in one 64-bit key, and the count: 16 bytes) are spilled to disk as sorted runs
+(`pipeline.spill.SortedRuns`) and come back at `finish` in key order, one account at a time;
+only the accounts' codes stay in memory. Batches may come in any time order.
 """
 
 from __future__ import annotations
@@ -43,13 +45,11 @@ PERIOD_COLUMNS = ["platform", "account_handle", "period_start", "posts", "baseli
 ACCOUNT_COLUMNS = ["platform", "account_handle", "active_periods", "burst_periods", "max_burst_score"]
 # Scale that makes the median absolute deviation estimate a normal standard deviation.
 _MAD_SCALE = 1.4826
-# Counts are merged into one table when the pending parts outgrow it (amortised: each count
-# is re-aggregated O(log n) times), never below this many rows.
-_MIN_COMPACTION_ROWS = 100_000
 # A count's key: the account's code in the high 32 bits, its period (shifted to be positive:
 # hours since 1970 fit 31 bits for 245,000 years either way) in the low 32.
 _PERIOD_BITS = 32
 _PERIOD_SHIFT = 1 << 31
+_COUNT = np.dtype([("key", "<i8"), ("posts", "<i8")])
 
 
 @dataclass
@@ -69,15 +69,18 @@ def settings_with_defaults(settings: dict | None) -> dict:
 
 
 class BurstDetector:
-    """Feed every batch of posts to `update`, then call `finish` once."""
+    """Feed every batch of posts to `update`, then call `finish` once.
 
-    def __init__(self, settings: dict | None = None):
+    `work_dir`: where the counts are spilled (a private folder is made inside it and removed by
+    `finish`); None: the system's temporary folder."""
+
+    def __init__(self, settings: dict | None = None, work_dir=None):
+        from pipeline.spill import SortedRuns, WorkFolder
+
         self.settings = settings_with_defaults(settings)
         self._accounts: dict[tuple, int] = {}  # (platform, account) -> code
-        self._keys = np.empty(0, dtype=np.int64)  # sorted, distinct (account code, period) keys
-        self._counts = np.empty(0, dtype=np.int64)  # posts of each key
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
-        self._pending_rows = 0
+        self._folder = WorkFolder(work_dir, prefix="burst-")
+        self._counts = SortedRuns(self._folder.path, "counts", _COUNT, order=("key",))
 
     def update(self, posts: pd.DataFrame) -> None:
         platform = posts["platform"].astype(str)
@@ -90,34 +93,34 @@ class BurstDetector:
                              for key in zip(platform[known], account[known])), dtype=np.int64, count=int(known.sum()))
         keys = (codes << _PERIOD_BITS) | (period[known].to_numpy(dtype=np.int64) + _PERIOD_SHIFT)
         keys, counts = np.unique(keys, return_counts=True)
-        self._pending.append((keys, counts.astype(np.int64)))
-        self._pending_rows += len(keys)
-        if self._pending_rows > max(len(self._keys), _MIN_COMPACTION_ROWS):
-            self._compact()
+        records = np.empty(len(keys), dtype=_COUNT)
+        records["key"], records["posts"] = keys, counts
+        self._counts.append(records)
 
     def finish(self) -> BurstResult:
-        self._compact()
-        code = self._keys >> _PERIOD_BITS
-        periods = (self._keys & ((1 << _PERIOD_BITS) - 1)) - _PERIOD_SHIFT
-        posts = self._counts
-        # Keys are sorted: each account's periods are one run of rows, in time order.
-        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.empty(0, dtype=np.int64)
-        ends = np.r_[starts[1:], len(code)]
-        codes = code[starts]
-        busiest = np.maximum.reduceat(posts, starts) if len(starts) else np.empty(0, dtype=np.int64)
+        try:
+            return self._result()
+        finally:
+            self._folder.close()
+
+    def _result(self) -> BurstResult:
+        codes, active, judged = [], [], [_judged_frame().assign(code=pd.Series(dtype="int64"))]
+        for code, periods, posts in self._account_counts():
+            codes.append(code)
+            active.append(len(periods))
+            # Only accounts with a period of at least min_posts posts can have a burst.
+            if posts.max() >= self.settings["min_posts"]:
+                judged.append(self._judge(periods, posts).assign(code=code))
+        codes, active = np.array(codes, dtype=np.int64), np.array(active, dtype=np.int64)
         names = list(self._accounts)
-        # Only accounts with a period of at least min_posts posts can have a burst.
-        judged = [self._judge(periods[start:end], posts[start:end]).assign(code=account)
-                  for account, start, end, top in zip(codes, starts, ends, busiest)
-                  if top >= self.settings["min_posts"]]
-        judged = pd.concat([_judged_frame().assign(code=pd.Series(dtype="int64")), *judged], ignore_index=True)
+        judged = pd.concat(judged, ignore_index=True)
         judged["burst"] = judged["score"] >= self.settings["score_threshold"]
         judged["platform"] = pd.Series([names[c][0] for c in judged["code"]], index=judged.index, dtype=object)
         judged["account"] = pd.Series([names[c][1] for c in judged["code"]], index=judged.index, dtype=object)
 
         summary = judged.groupby("code").agg(burst_periods=("burst", "sum"), max_burst_score=("score", "max"))
         accounts = pd.DataFrame({"platform": [names[c][0] for c in codes], "account_handle": [names[c][1] for c in codes],
-                                 "active_periods": ends - starts}, index=pd.Index(codes, name="code"))
+                                 "active_periods": active}, index=pd.Index(codes, name="code"))
         accounts = accounts.join(summary).fillna({"burst_periods": 0, "max_burst_score": 0.0}).reset_index()
         accounts = accounts[ACCOUNT_COLUMNS].astype(
             {"platform": "str", "account_handle": "str", "active_periods": "int64", "burst_periods": "int64",
@@ -131,12 +134,18 @@ class BurstDetector:
         return BurstResult(periods.sort_values(["platform", "account_handle", "period_start"], ignore_index=True),
                            accounts.sort_values(["platform", "account_handle"], ignore_index=True))
 
-    def _compact(self) -> None:
-        keys = np.concatenate([self._keys, *(keys for keys, _ in self._pending)])
-        counts = np.concatenate([self._counts, *(counts for _, counts in self._pending)])
-        self._keys, where = np.unique(keys, return_inverse=True)
-        self._counts = np.bincount(where.ravel(), weights=counts, minlength=len(self._keys)).astype(np.int64)
-        self._pending, self._pending_rows = [], 0
+    def _account_counts(self):
+        """Each account's code, its periods (in time order) and its posts in each, from the
+        spilled counts: they come back sorted by key, so by account, then period; a key counted
+        in several batches is summed."""
+        carry = np.empty(0, dtype=_COUNT)
+        for block in self._counts.merged():
+            block = np.concatenate([carry, block]) if len(carry) else block
+            code = block["key"] >> _PERIOD_BITS
+            complete = code != code[-1]  # the last account may go on in the next block
+            yield from _per_account(block[complete])
+            carry = block[~complete]
+        yield from _per_account(carry)
 
     def _judge(self, periods: np.ndarray, posts: np.ndarray) -> pd.DataFrame:
         """Baseline, deviations and score of this account's periods with at least `min_posts`
@@ -169,6 +178,18 @@ class BurstDetector:
         when = row.period_start.strftime("%Y-%m-%d" if unit == "day" else "%Y-%m-%d %H:00")
         return (f"{row.posts} posts on {when} (UTC), {row.deviations:.1f} robust deviations above the "
                 f"account's median of {row.baseline:g} per {unit} over the previous {row.history} {unit}s")
+
+
+def _per_account(records: np.ndarray):
+    if not len(records):
+        return
+    keys, where = np.unique(records["key"], return_inverse=True)
+    posts = np.bincount(where.ravel(), weights=records["posts"], minlength=len(keys)).astype(np.int64)
+    code = keys >> _PERIOD_BITS
+    periods = (keys & ((1 << _PERIOD_BITS) - 1)) - _PERIOD_SHIFT
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    for start, end in zip(starts, np.r_[starts[1:], len(code)]):
+        yield int(code[start]), periods[start:end], posts[start:end]
 
 
 def flag_posts(posts: pd.DataFrame, periods: pd.DataFrame, settings: dict | None = None) -> pd.DataFrame:

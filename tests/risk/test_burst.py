@@ -116,14 +116,40 @@ def test_bad_settings_are_user_errors(settings, message):
         BurstDetector(settings)
 
 
-def test_memory_is_one_count_per_account_and_period_however_many_posts():
+def test_counts_are_spilled_and_come_back_summed_once_per_account_and_day(monkeypatch):
+    import pipeline.spill
+
+    # Small buffers: many sorted runs on disk, merged back in blocks that split accounts.
+    monkeypatch.setattr(pipeline.spill, "BUFFER_BYTES", 4096)
+    monkeypatch.setattr(pipeline.spill, "MERGE_BYTES", 4096)
     posts = retweets()
     detector = BurstDetector()
     for _ in range(3):  # the same posts again: more posts, no new account-day
         for batch in np.array_split(np.arange(len(posts)), 7):
             detector.update(posts.iloc[batch])
-    detector._compact()
+    assert len(detector._counts._runs) > 1
+    accounts = list(detector._account_counts())
     days = posts.assign(day=posts["created_at"].dt.floor("D"))[["account_handle", "day"]].drop_duplicates()
-    assert len(detector._keys) == len(detector._counts) == len(days)
-    assert detector._keys.dtype == detector._counts.dtype == np.int64  # 16 bytes a count
-    assert detector._counts.sum() == 3 * len(posts)
+    assert len({code for code, _, _ in accounts}) == len(accounts) == posts["account_handle"].nunique()
+    assert sum(len(periods) for _, periods, _ in accounts) == len(days)
+    assert sum(int(counts.sum()) for _, _, counts in accounts) == 3 * len(posts)
+    assert all((np.diff(periods) > 0).all() for _, periods, _ in accounts)  # in time order
+
+
+def test_results_do_not_depend_on_how_the_counts_were_spilled(monkeypatch):
+    import pipeline.spill
+
+    whole = detect(retweets())
+    monkeypatch.setattr(pipeline.spill, "BUFFER_BYTES", 4096)
+    monkeypatch.setattr(pipeline.spill, "MERGE_BYTES", 4096)
+    spilled = detect(retweets(), batches=9)
+    pd.testing.assert_frame_equal(whole.periods, spilled.periods)
+    pd.testing.assert_frame_equal(whole.accounts, spilled.accounts)
+
+
+def test_finish_removes_the_spilled_counts(tmp_path):
+    detector = BurstDetector(work_dir=tmp_path)
+    detector.update(retweets())
+    assert any(tmp_path.iterdir())
+    detector.finish()
+    assert not any(tmp_path.iterdir())
