@@ -103,14 +103,21 @@ class AccountMetrics:
         self.period = check_period(period)
         self.accounts: dict[tuple[str, str, str | None], _AccountState] = {}
 
-    def _keyed(self, posts: pd.DataFrame) -> pd.DataFrame:
+    def _grouped(self, posts: pd.DataFrame) -> tuple[pd.DataFrame, list[_AccountState]]:
+        """The posts with `_group`, the number of their state in the list returned beside them
+        (one per account, or per account and period, in order of first appearance)."""
         key = posts["account_handle"].fillna(posts["account_id"]).fillna("(unknown)")
-        period = None
+        period = pd.Series(None, index=posts.index, dtype=object)
         if self.period:
             # Periods are UTC calendar periods; an undated post has none.
             stamps = posts["created_at"].dt.tz_convert(None).dt.to_period(PERIODS[self.period])
             period = stamps.astype(str).where(stamps.notna(), None)
-        return posts.assign(_key=key, _period=period)
+        frame = posts.assign(_key=key, _period=period)
+        frame["_group"] = frame.groupby(["platform", "_key", "_period"], sort=False, dropna=False).ngroup()
+        labels = frame.drop_duplicates("_group").sort_values("_group")
+        states = [self._state(platform, handle, None if pd.isna(period) else period)
+                  for platform, handle, period in zip(labels["platform"], labels["_key"], labels["_period"])]
+        return frame, states
 
     def _state(self, platform: str, handle: str, period: str | None) -> _AccountState:
         state = self.accounts.get((platform, handle, period))
@@ -119,70 +126,80 @@ class AccountMetrics:
         return state
 
     def update(self, posts: pd.DataFrame) -> None:
+        """Add a batch of posts to their accounts' state: one grouped aggregation per measure
+        over the whole batch (a batch of a time-ordered archive holds hundreds of accounts)."""
         if posts.empty:
             return
-        frame = self._keyed(posts)
-        frame["_day"] = frame["created_at"].dt.floor("D")
-        frame["_known"] = frame[list(ENGAGEMENT)].notna().any(axis=1)
-        for name in ENGAGEMENT + ("views",):
-            frame[f"_{name}"] = frame[name].fillna(0).astype("int64")
-        for (platform, handle, period), group in frame.groupby(["platform", "_key", "_period"], sort=False,
-                                                               dropna=False):
-            self._merge(self._state(platform, handle, None if pd.isna(period) else period), group)
+        frame, states = self._grouped(posts)
+        original = ~frame["is_reply"] & ~frame["is_repost"]
+        counts = pd.DataFrame({
+            "_group": frame["_group"],
+            "replies_made": frame["is_reply"], "reposts_made": frame["is_repost"], "quotes_made": frame["is_quote"],
+            "originals": original,
+            "original_reposts": frame["reposts"].fillna(0).astype("int64").where(original, 0),
+            "originals_with_reposts": original & frame["reposts"].notna(),
+            "with_engagement": frame[list(ENGAGEMENT)].notna().any(axis=1),
+            **{f"engagement_{name}": frame[name].fillna(0).astype("int64") for name in ENGAGEMENT + ("views",)},
+            **{f"reported_{name}": frame[name].notna() for name in ENGAGEMENT + ("views",)},
+        }).groupby("_group").sum()
+        by_group = frame.groupby("_group")  # groups 0, 1, ... in order: every one has posts
+        sums = {name: counts[name].to_numpy() for name in counts}
+        sizes = by_group.size().to_numpy()
+        identity = by_group[["account_id", "actor", "actor_type", "country"]].first()
+        identity = {name: identity[name].tolist() for name in identity}
+        first, last = by_group["created_at"].min().tolist(), by_group["created_at"].max().tolist()
+
+        for group, state in enumerate(states):
+            for name, known in identity.items():
+                if getattr(state, name) is None and pd.notna(known[group]):
+                    setattr(state, name, known[group])
+            state.posts += int(sizes[group])
+            for name in ("replies_made", "reposts_made", "quotes_made", "originals", "original_reposts",
+                         "originals_with_reposts", "with_engagement"):
+                setattr(state, name, getattr(state, name) + int(sums[name][group]))
+            for name in state.engagement:
+                state.engagement[name] += int(sums[f"engagement_{name}"][group])
+                state.reported[name] += int(sums[f"reported_{name}"][group])
+            if pd.notna(first[group]):
+                state.first = first[group] if state.first is None else min(state.first, first[group])
+                state.last = last[group] if state.last is None else max(state.last, last[group])
+
+        dated = frame.loc[frame["created_at"].notna(), ["_group", "created_at"]]
+        days = dated["created_at"].dt.floor("D").to_numpy(dtype="datetime64[D]").astype(np.int64)
+        for group, group_days in _split_by_group(dated["_group"].to_numpy(), days):
+            states[group].days.add(group_days)
+        # The latest post that reports followers (undated ones last, as the account's latest).
+        latest = (frame.loc[frame["followers"].notna(), ["_group", "created_at", "followers"]]
+                  .sort_values(["_group", "created_at"], kind="stable").drop_duplicates("_group", keep="last"))
+        for group, when, followers in zip(latest["_group"], latest["created_at"], latest["followers"]):
+            state = states[group]
+            if state.followers_at is None or pd.isna(when) or when >= state.followers_at:
+                state.followers, state.followers_at = int(followers), when
+        if "lang" in frame:
+            _count_per_group(states, "languages", frame["_group"], frame["lang"])
+        if "topics" in frame:
+            labels = frame[["_group", "topics"]].explode("topics").dropna(subset=["topics"])
+            _count_per_group(states, "topics", labels["_group"], labels["topics"])
+        if "media_type" in frame:
+            media = frame.loc[frame["media_type"].notna(), ["_group", "media_type", "created_at"]]
+            _count_per_group(states, "formats", media["_group"], media["media_type"])
+            earliest = media.groupby(["_group", "media_type"], sort=False)["created_at"].min()
+            for (group, kind), when in earliest.items():
+                format_first = states[group].format_first
+                if kind not in format_first or (pd.notna(when) and when < format_first[kind]):
+                    format_first[kind] = when
 
     def count_risk_flags(self, posts: pd.DataFrame) -> None:
         """Count each risk flag once the posts carry all of them (after the archive-wide pass)."""
         if posts.empty or "risk_flags" not in posts:
             return
-        frame = self._keyed(posts)
-        for (platform, handle, period), group in frame.groupby(["platform", "_key", "_period"], sort=False,
-                                                               dropna=False):
-            state = self._state(platform, handle, None if pd.isna(period) else period)
-            state.risk_checked += len(group)
-            # A flag counts once per post, even if two detectors raised it.
-            state.risk_flags.update(flag for flags in group["risk_flags"] for flag in set(flags))
-
-    @staticmethod
-    def _merge(state: _AccountState, group: pd.DataFrame) -> None:
-        for name in ("account_id", "actor", "actor_type", "country"):
-            if getattr(state, name) is None:
-                known = group[name].dropna()
-                if len(known):
-                    setattr(state, name, known.iloc[0])
-        state.posts += len(group)
-        state.replies_made += int(group["is_reply"].sum())
-        state.reposts_made += int(group["is_repost"].sum())
-        state.quotes_made += int(group["is_quote"].sum())
-        original = ~group["is_reply"] & ~group["is_repost"]
-        state.originals += int(original.sum())
-        state.original_reposts += int(group.loc[original, "_reposts"].sum())
-        state.originals_with_reposts += int(group.loc[original, "reposts"].notna().sum())
-        state.with_engagement += int(group["_known"].sum())
-        for name in state.engagement:
-            state.engagement[name] += int(group[f"_{name}"].sum())
-            state.reported[name] += int(group[name].notna().sum())
-        dated = group["created_at"].dropna()
-        if len(dated):
-            first, last = dated.min(), dated.max()
-            state.first = first if state.first is None else min(state.first, first)
-            state.last = last if state.last is None else max(state.last, last)
-            state.days.add(group["_day"].dropna().to_numpy(dtype="datetime64[D]").astype(np.int64))
-        followers = group.dropna(subset=["followers"])
-        if len(followers):
-            latest = followers.sort_values("created_at").iloc[-1]
-            when = latest["created_at"]
-            if state.followers_at is None or pd.isna(when) or when >= state.followers_at:
-                state.followers, state.followers_at = int(latest["followers"]), when
-        if "lang" in group:
-            state.languages.update(group["lang"].tolist())
-        if "topics" in group:
-            state.topics.update(label for labels in group["topics"] for label in labels)
-        media = group.dropna(subset=["media_type"]) if "media_type" in group else group.iloc[:0]
-        if len(media):
-            state.formats.update(media["media_type"].tolist())
-            for kind, when in media.groupby("media_type")["created_at"].min().items():
-                if kind not in state.format_first or (pd.notna(when) and when < state.format_first[kind]):
-                    state.format_first[kind] = when
+        frame, states = self._grouped(posts)
+        for group, checked in frame.groupby("_group").size().items():
+            states[group].risk_checked += int(checked)
+        # A flag counts once per post, even if two detectors raised it.
+        flags = frame["risk_flags"].map(lambda raised: list(dict.fromkeys(raised)))
+        flags = pd.DataFrame({"_group": frame["_group"], "flag": flags}).explode("flag").dropna(subset=["flag"])
+        _count_per_group(states, "risk_flags", flags["_group"], flags["flag"])
 
     def account_table(self) -> pd.DataFrame:
         rows = [_account_row(state, self.min_language_share) for state in self.accounts.values()]
@@ -190,6 +207,24 @@ class AccountMetrics:
         table = pd.DataFrame(rows, columns=columns)
         by = ["actor", "platform", "account_handle"] + (["period"] if self.period else [])
         return _with_recency(table.sort_values(by, na_position="last").reset_index(drop=True))
+
+
+def _split_by_group(groups: np.ndarray, values: np.ndarray):
+    """(group, its values) for each group present, from two aligned arrays."""
+    order = np.argsort(groups, kind="stable")
+    groups, values = groups[order], values[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else []
+    for start, end in zip(starts, np.r_[starts[1:], len(groups)] if len(groups) else []):
+        yield int(groups[start]), values[start:end]
+
+
+def _count_per_group(states: list[_AccountState], counter: str, groups: pd.Series, values: pd.Series) -> None:
+    """Add the count of each value, per group, to that group's state's Counter `counter`
+    (values in order of first appearance, as Counter.update would add them)."""
+    sizes = pd.DataFrame({"group": groups.to_numpy(), "value": values.to_numpy()}).groupby(
+        ["group", "value"], sort=False, dropna=False).size()
+    for (group, value), n in sizes.items():
+        getattr(states[group], counter)[value] += int(n)
 
 
 # --- One function per measure (see the README's data dictionary). ---

@@ -128,3 +128,34 @@ def test_account_tables_of_different_data_share_one_parquet_schema(tmp_path):
     assert str(schemas[0].field("lang_shares").type).startswith("map<string, double")
     assert schemas[0].field("followers").type == "int64"  # no follower count in these posts
     assert dict(pd.read_parquet(tmp_path / "1.parquet")["lang_shares"].iloc[0]) == {"ar": 1.0}
+
+
+# Three real IsraeliPM posts of 2019-12-29/30 (counts as in the archive).
+NETANYAHU = [
+    dict(platform="twitter", account_handle="IsraeliPM", actor="Israel", created_at="2019-12-30 14:59:04",
+         is_reply=False, likes=635, reposts=184, replies=43, followers=1_900_000, lang="en", topics=["security"]),
+    dict(platform="twitter", account_handle="IsraeliPM", actor="Israel", created_at="2019-12-29 19:13:52",
+         is_reply=False, likes=485, reposts=111, replies=26, followers=1_899_000, lang="he",
+         topics=["security", "bilateral_relations"]),
+    dict(platform="twitter", account_handle="IsraeliPM", actor="Israel", created_at="2019-12-29 14:03:18",
+         is_reply=True, likes=108, reposts=28, replies=2, lang="en", topics=[]),
+]
+
+
+@pytest.mark.parametrize("period", [None, "month"])
+def test_a_batch_mixing_accounts_gives_each_account_its_own_measures(period):
+    # A time-ordered archive's batch holds many accounts: the batch is aggregated per account
+    # (and period) in one pass, and must equal the accounts fed one at a time.
+    macron = [dict(row, followers=row.get("followers", 4_000_000), topics=["culture"]) for row in MACRON]
+    mixed = [row for pair in zip(macron, NETANYAHU) for row in pair] + macron[len(NETANYAHU):]
+    together = AccountMetrics(period=period)
+    together.update(posts_frame(mixed))
+    apart = AccountMetrics(period=period)
+    apart.update(posts_frame(NETANYAHU))
+    apart.update(posts_frame(macron))
+    table = together.account_table()
+    pd.testing.assert_frame_equal(table, apart.account_table())
+    israel = table[table["account_handle"] == "IsraeliPM"].iloc[0]
+    assert israel["posts"] == 3 and israel["reply_share"] == pytest.approx(1 / 3)
+    assert israel["followers"] == 1_900_000  # at its latest post that reports followers
+    assert israel["topic_counts"] == {"security": 2, "bilateral_relations": 1}
