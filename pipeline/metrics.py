@@ -107,7 +107,7 @@ class AccountMetrics:
         """The posts with `_group`, the number of their state in the list returned beside them
         (one per account, or per account and period, in order of first appearance)."""
         key = posts["account_handle"].fillna(posts["account_id"]).fillna("(unknown)")
-        period = pd.Series(None, index=posts.index, dtype=object)
+        period = None
         if self.period:
             # Periods are UTC calendar periods; an undated post has none.
             stamps = posts["created_at"].dt.tz_convert(None).dt.to_period(PERIODS[self.period])
@@ -133,7 +133,7 @@ class AccountMetrics:
         frame, states = self._grouped(posts)
         original = ~frame["is_reply"] & ~frame["is_repost"]
         counts = pd.DataFrame({
-            "_group": frame["_group"],
+            "_group": frame["_group"], "posts": 1,
             "replies_made": frame["is_reply"], "reposts_made": frame["is_repost"], "quotes_made": frame["is_quote"],
             "originals": original,
             "original_reposts": frame["reposts"].fillna(0).astype("int64").where(original, 0),
@@ -142,9 +142,8 @@ class AccountMetrics:
             **{f"engagement_{name}": frame[name].fillna(0).astype("int64") for name in ENGAGEMENT + ("views",)},
             **{f"reported_{name}": frame[name].notna() for name in ENGAGEMENT + ("views",)},
         }).groupby("_group").sum()
-        by_group = frame.groupby("_group")  # groups 0, 1, ... in order: every one has posts
-        sums = {name: counts[name].to_numpy() for name in counts}
-        sizes = by_group.size().to_numpy()
+        sums = {name: counts[name].to_numpy() for name in counts}  # groups 0, 1, ...: each has posts
+        by_group = frame.groupby("_group")
         identity = by_group[["account_id", "actor", "actor_type", "country"]].first()
         identity = {name: identity[name].tolist() for name in identity}
         first, last = by_group["created_at"].min().tolist(), by_group["created_at"].max().tolist()
@@ -153,8 +152,7 @@ class AccountMetrics:
             for name, known in identity.items():
                 if getattr(state, name) is None and pd.notna(known[group]):
                     setattr(state, name, known[group])
-            state.posts += int(sizes[group])
-            for name in ("replies_made", "reposts_made", "quotes_made", "originals", "original_reposts",
+            for name in ("posts", "replies_made", "reposts_made", "quotes_made", "originals", "original_reposts",
                          "originals_with_reposts", "with_engagement"):
                 setattr(state, name, getattr(state, name) + int(sums[name][group]))
             for name in state.engagement:
@@ -211,11 +209,12 @@ class AccountMetrics:
 
 def _split_by_group(groups: np.ndarray, values: np.ndarray):
     """(group, its values) for each group present, from two aligned arrays."""
+    if not len(groups):
+        return []
     order = np.argsort(groups, kind="stable")
     groups, values = groups[order], values[order]
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else []
-    for start, end in zip(starts, np.r_[starts[1:], len(groups)] if len(groups) else []):
-        yield int(groups[start]), values[start:end]
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    return zip(groups[starts].tolist(), np.split(values, starts[1:]))
 
 
 def _count_per_group(states: list[_AccountState], counter: str, groups: pd.Series, values: pd.Series) -> None:
