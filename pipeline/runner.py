@@ -11,6 +11,8 @@ from its last complete part (`resume=True`) with the same tables as an uninterru
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import multiprocessing
@@ -88,6 +90,7 @@ def run(inputs: list[str], out_dir: str | Path, config: dict, accounts_path: str
     started = time.perf_counter()
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    return_freed_memory()
     if not inputs:
         if not SAMPLE_POSTS.is_file():
             raise UserError(f"the embedded sample archive is missing ({SAMPLE_POSTS}); give INPUT files")
@@ -482,6 +485,33 @@ def _discard_earlier_outputs(out: Path) -> None:
     for name in {*earlier, "posts.parquet", "quarantine.parquet"}:
         if Path(name).name == name:  # a file of OUT, never a path elsewhere
             (out / name).unlink(missing_ok=True)
+
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+LARGE_BLOCK_BYTES = 256 << 10
+
+
+def return_freed_memory() -> bool:
+    """Make this process's C allocator hand freed memory back to the system (glibc only; returns
+    whether it did; elsewhere it changes nothing).
+
+    This process streams millions of short-lived NumPy, pandas and Arrow buffers through the
+    batches. By default glibc raises its mmap and trim thresholds each time it frees a large
+    mapped block (up to 32 MiB), so later large buffers land in the heap, between small
+    long-lived objects, and their freed space stays resident (~100 MiB of free heap in the main
+    process after 100 k posts). Fixed thresholds keep blocks of `LARGE_BLOCK_BYTES` and more in
+    mappings of their own, unmapped when freed (main-process peak, --workers 2: 100 k posts 584 ->
+    505 MiB, 1 M posts 635 -> 517 MiB, same speed). Only this process: applied to the workers
+    as well (they allocate far more), a 1 M-post run was 24 % slower."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, 4 * LARGE_BLOCK_BYTES))
 
 
 def _timed(iterator: Iterator, timings: dict, name: str) -> Iterator:
