@@ -12,7 +12,6 @@ from its last complete part (`resume=True`) with the same tables as an uninterru
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import json
 import multiprocessing
@@ -504,14 +503,12 @@ def return_freed_memory() -> bool:
     mappings of their own, unmapped when freed (main-process peak, --workers 2: 100 k posts 584 ->
     505 MiB, 1 M posts 635 -> 517 MiB, same speed). Only this process: applied to the workers
     as well (they allocate far more), a 1 M-post run was 24 % slower."""
-    name = ctypes.util.find_library("c")
     try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
-    if mallopt is None:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this interpreter runs on
+    except (OSError, TypeError, AttributeError):
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, 4 * LARGE_BLOCK_BYTES))
+    return bool(mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, 4 * LARGE_BLOCK_BYTES))
 
 
 def _timed(iterator: Iterator, timings: dict, name: str) -> Iterator:
