@@ -36,13 +36,14 @@ def measure(input_path: str, out_dir: str, stages: str = "default", profile: str
         return {**figures, "workers": int(workers), "peak_rss_mib": peak_rss_mib(),
                 "peak_rss_worker_mib": worker_rss, "cpu_seconds": cpu_seconds()}
 
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    from pipeline.dask_engine import DaskEngine
+    from pipeline.dask_engine import DaskEngine, local_cluster
 
     tick = time.perf_counter()
-    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    # The cluster `diplolens run --engine dask` starts, but started here, so that the workers'
+    # peak RSS and CPU time can be read before it closes.
+    with local_cluster(int(workers), silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         cluster_seconds = time.perf_counter() - tick
         figures = timed_run(input_path, out_dir, config, DaskEngine(cluster.scheduler_address))
         worker_rss = sorted(client.run(peak_rss_mib).values())

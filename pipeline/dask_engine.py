@@ -122,7 +122,7 @@ class DaskEngine:
 
     def _connect(self, stack: ExitStack):
         try:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
         except ImportError:
             raise UserError("--engine dask needs Dask: pip install 'diplolens[dask]'")
         if self.scheduler:
@@ -130,10 +130,20 @@ class DaskEngine:
                 return stack.enter_context(Client(self.scheduler, timeout=self.connect_timeout))
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise UserError(f"cannot connect to the Dask scheduler at {self.scheduler!r}: {exc}")
-        cluster = stack.enter_context(LocalCluster(
-            n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-            dashboard_address=":0", silence_logs=logging.CRITICAL))  # errors reach the user as one line
+        cluster = stack.enter_context(local_cluster(self.workers or os.cpu_count() or 1))
         return stack.enter_context(Client(cluster))
+
+
+def local_cluster(workers: int, silence_logs: int = logging.CRITICAL):
+    """The `LocalCluster` a run without `--scheduler` starts: `workers` single-threaded worker
+    processes (errors reach the user as one line, not as the cluster's log)."""
+    from dask.distributed import LocalCluster
+
+    # One core per worker, as with the local engine's workers: Dask's nanny caps OpenMP at
+    # one thread, but lingua's rayon pool would start one thread per core in every worker.
+    threads = {"RAYON_NUM_THREADS": os.environ.get("RAYON_NUM_THREADS", "1")}
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=threads,
+                        dashboard_address=":0", silence_logs=silence_logs)
 
 
 @dataclass

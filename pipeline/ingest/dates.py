@@ -46,6 +46,11 @@ def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Serie
     Returns the parsed UTC timestamps (NaT where missing or bad) and a boolean mask of
     the values that were present but could not be parsed (or fell outside 1990..2100).
     """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        # Parsed already (posts read back from Parquet, as the archive-wide pass reads them):
+        # only the range check is left to do.
+        result = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]").rename(None)
+        return _in_range(result, values.notna())
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     values = values.astype(object)  # cell by cell below, whatever dtype pandas inferred
     present = values.notna() & values.map(lambda v: not (isinstance(v, str) and not v.strip()))
@@ -75,10 +80,13 @@ def parse_datetimes(values: pd.Series, dayfirst: bool = False) -> tuple[pd.Serie
         text = text[~ok]
     for index, raw in text.items():
         result[index] = _parse_one(raw, dayfirst)
-    in_range = result.isna() | ((result >= EARLIEST) & (result < LATEST))
-    result = result.where(in_range)
-    failed = present & result.isna()
-    return result, failed
+    return _in_range(result, present)
+
+
+def _in_range(result: pd.Series, present: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The timestamps with those outside EARLIEST..LATEST made NaT, and which present values failed."""
+    result = result.where(result.isna() | ((result >= EARLIEST) & (result < LATEST)))
+    return result, present & result.isna()
 
 
 def _is_epoch(value) -> bool:

@@ -260,3 +260,18 @@ def test_the_cli_takes_workers_for_the_local_cluster_and_refuses_them_with_a_sch
     assert code == 2 and "--workers with --scheduler" in capsys.readouterr().err
     code = main(["run", *archive, "--out", str(tmp_path), "--scheduler", "tcp://x:1"])
     assert code == 2 and "--scheduler needs --engine dask" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("set_by_user", "seen_by_worker"), [(None, "1"), ("2", "2")])
+def test_the_local_clusters_workers_run_lingua_on_one_thread_unless_the_user_says_otherwise(
+        monkeypatch, set_by_user, seen_by_worker):
+    import os
+
+    from pipeline.dask_engine import local_cluster
+
+    if set_by_user is None:
+        monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("RAYON_NUM_THREADS", set_by_user)
+    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        assert client.submit(os.getenv, "RAYON_NUM_THREADS").result() == seen_by_worker
