@@ -1,6 +1,7 @@
 """The runner's main process hands freed buffers back to the system (glibc's thresholds)."""
 
 import platform
+import os
 import subprocess
 import sys
 import textwrap
@@ -32,7 +33,10 @@ PROBE = textwrap.dedent("""
 
 
 def _resident_growth(mode: str) -> float:
-    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
+    # Without glibc's MALLOC_* variables: a Dask nanny started earlier in this process sets
+    # MALLOC_TRIM_THRESHOLD_ here, which would fix the thresholds in the control arm too.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True, env=env)
     return float(done.stdout)
 
 
