@@ -133,6 +133,13 @@ class RiskOutcome:
     burst_settings: dict
     activity: pd.DataFrame  # pipeline.risk.bots.activity_features
 
+    def __post_init__(self):
+        from pipeline.risk import burst, coordination
+
+        # The lookups `apply_to_posts` reads, indexed once for all the archive's batches.
+        self._coordination_evidence = coordination.evidence_by_post(self.coordination.posts)
+        self._burst_periods = burst.periods_by_key(self.burst.periods, self.burst_settings)
+
     @property
     def edges(self) -> pd.DataFrame:
         return self.coordination.edges
@@ -141,8 +148,8 @@ class RiskOutcome:
         from pipeline.risk import burst, coordination
 
         posts = posts.copy()
-        coordinated = coordination.flag_posts(posts, self.coordination.posts)
-        bursts = burst.flag_posts(posts, self.burst.periods, self.burst_settings)
+        coordinated = coordination.flag_posts(posts, self._coordination_evidence)
+        bursts = burst.flag_posts(posts, self._burst_periods, self.burst_settings)
         return add_flags(posts, [
             Flag("coordinated", coordinated["coordinated_score"], coordinated["coordinated"],
                  coordinated["coordinated_reason"]),

@@ -192,21 +192,25 @@ def _per_account(records: np.ndarray):
         yield int(code[start]), periods[start:end], posts[start:end]
 
 
-def flag_posts(posts: pd.DataFrame, periods: pd.DataFrame, settings: dict | None = None) -> pd.DataFrame:
-    """`burst_score`, `burst` and `burst_reason` for each row of `posts` (same index): those of
-    its account's burst period in `BurstResult.periods` (found with the same `settings`), else
-    score 0, not a burst, no reason."""
-    settings = settings_with_defaults(settings)
-    period_micros = PERIOD_MICROS[settings["period"]]
-    keys = pd.MultiIndex.from_arrays([
-        posts["platform"].astype(str), posts["account_handle"].fillna(posts["account_id"]),
-        _periods(posts["created_at"], settings["period"]),
-    ])
-    by_period = periods.set_index([
+def periods_by_key(periods: pd.DataFrame, settings: dict | None = None) -> pd.DataFrame:
+    """`BurstResult.periods` (found with `settings`) indexed by (platform, account, period
+    number), as `flag_posts` reads it: built once for a whole archive, for every batch."""
+    period_micros = PERIOD_MICROS[settings_with_defaults(settings)["period"]]
+    return periods.set_index([
         periods["platform"], periods["account_handle"],
         periods["period_start"].dt.tz_convert(None).to_numpy(dtype="datetime64[us]").astype(np.int64) // period_micros,
     ])
-    found = by_period.reindex(keys)
+
+
+def flag_posts(posts: pd.DataFrame, by_key: pd.DataFrame, settings: dict | None = None) -> pd.DataFrame:
+    """`burst_score`, `burst` and `burst_reason` for each row of `posts` (same index): those of
+    its account's burst period in `periods_by_key(BurstResult.periods, settings)` (the same
+    `settings`), else score 0, not a burst, no reason."""
+    keys = pd.MultiIndex.from_arrays([
+        posts["platform"].astype(str), posts["account_handle"].fillna(posts["account_id"]),
+        _periods(posts["created_at"], settings_with_defaults(settings)["period"]),
+    ])
+    found = by_key.reindex(keys)
     return pd.DataFrame({
         "burst_score": found["score"].fillna(0.0).to_numpy(dtype=float),
         "burst": found["score"].notna().to_numpy(),

@@ -364,11 +364,19 @@ def minhash_column(posts: pd.DataFrame, settings: dict | None = None) -> pd.Seri
     return pd.Series(values, index=posts.index, dtype=object)
 
 
-def flag_posts(posts: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+def evidence_by_post(results: pd.DataFrame) -> pd.DataFrame:
+    """`CoordinationResult.posts` indexed by (platform, post_id), as `flag_posts` reads it:
+    built once for a whole archive, its lookup table serves every batch (rebuilding it for
+    each batch made the archive pass grow with batches x evidence)."""
+    return results.set_index(["platform", "post_id"])
+
+
+def flag_posts(posts: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     """`coordinated_score`, `coordinated` and `coordinated_reason` for each row of `posts`
-    (same index), from `CoordinationResult.posts`: score 0 and no reason where no evidence."""
+    (same index), from `evidence_by_post(CoordinationResult.posts)`: score 0 and no reason
+    where no evidence."""
     keys = pd.MultiIndex.from_arrays([posts["platform"].astype(str), posts["post_id"].astype(str)])
-    found = results.set_index(["platform", "post_id"]).reindex(keys)
+    found = evidence.reindex(keys)
     return pd.DataFrame({
         "coordinated_score": found["coordinated_score"].fillna(0.0).to_numpy(dtype=float),
         "coordinated": found["coordinated"].fillna(False).to_numpy(dtype=bool),

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import UserError
-from pipeline.risk.burst import ACCOUNT_COLUMNS, PERIOD_COLUMNS, BurstDetector, flag_posts
+from pipeline.risk.burst import ACCOUNT_COLUMNS, PERIOD_COLUMNS, BurstDetector, flag_posts, periods_by_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -69,7 +69,7 @@ def test_a_busy_day_in_the_accounts_first_week_is_not_judged():
 def test_posts_of_a_burst_period_are_flagged_and_others_are_not():
     posts = retweets()
     result = detect(posts)
-    flags = flag_posts(posts, result.periods)
+    flags = flag_posts(posts, periods_by_key(result.periods))
     assert flags.index.equals(posts.index)
     spiky = account("2c90dd67")
     on_the_day = (posts["account_handle"] == spiky) & (posts["created_at"].dt.floor("D") == "2021-01-31")

@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import UserError
 from pipeline.normalize import normalize_text
 from pipeline.risk.coordination import (ACCOUNT_COLUMNS, EDGE_COLUMNS, POST_COLUMNS, CoordinationDetector,
-                                        flag_posts)
+                                        evidence_by_post, flag_posts)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample" / "world_leaders_sample.csv"
@@ -252,7 +252,7 @@ def test_clusters_join_accounts_linked_by_either_kind(original):
 def test_flag_posts_gives_each_post_its_score_and_reason(original):
     campaign = copies(original, [f"amplifier_{i}" for i in range(1, 4)], seconds_apart=20)
     batch = pd.concat([campaign, leader_posts().head(5)], ignore_index=True).set_index(pd.Index(range(100, 108)))
-    flags = flag_posts(batch, detect(batch).posts)
+    flags = flag_posts(batch, evidence_by_post(detect(batch).posts))
     assert flags.index.equals(batch.index)
     assert flags["coordinated"].tolist() == [True] * 3 + [False] * 5
     assert flags["coordinated_score"].iloc[3:].eq(0).all() and flags["coordinated_reason"].iloc[3:].eq("").all()
