@@ -1,7 +1,7 @@
 """The runner's main process hands freed buffers back to the system (glibc's thresholds)."""
 
-import platform
 import os
+import platform
 import subprocess
 import sys
 import textwrap
